@@ -1,0 +1,3 @@
+"""Datasets: a catalog of named datasets, their builders, and the processed-tensor store."""
+
+from .catalog import build, dataset_names, dataset_spec, load  # noqa: F401

@@ -1,0 +1,123 @@
+"""Metrics of the spec as pure functions of tensors.
+
+Every function accepts optional leading (ensemble) dimensions: activations are [..., B, N]
+(inputs by neurons), weights [..., N, D], biases [..., N] (or [..., 1] when shared), and
+returns one value per leading index.
+"""
+
+from __future__ import annotations
+
+import torch
+
+DEAD_THRESHOLD = 1e-5  # summed activation over a full pass below this: the neuron is dead
+
+
+def active_mask(a: torch.Tensor, activation: str = "relu", threshold: float = 1e-4) -> torch.Tensor:
+    """Which units are active: a > 0 for ReLU (exact zeros), |a| > threshold otherwise."""
+    if activation == "relu":
+        return a > 0
+    return a.abs() > threshold
+
+
+def fraction_active(active: torch.Tensor) -> torch.Tensor:
+    """Mean over inputs of the fraction of neurons active: [..., B, N] -> [...]."""
+    return active.float().mean(dim=(-2, -1))
+
+
+def activity_sum(a: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """Per-neuron summed activity over inputs [..., B, N] -> [..., N]; add these over chunks."""
+    return (a.clamp(min=0) if activation == "relu" else a.abs()).sum(dim=-2)
+
+
+def dead_mask(summed_activity: torch.Tensor, threshold: float = DEAD_THRESHOLD) -> torch.Tensor:
+    """Neurons whose summed activation over a full pass of the data is below threshold."""
+    return summed_activity < threshold
+
+
+def fraction_dead(dead: torch.Tensor) -> torch.Tensor:
+    return dead.float().mean(dim=-1)
+
+
+def neuron_active_counts(active: torch.Tensor) -> torch.Tensor:
+    """How many inputs each neuron is active for: [..., B, N] -> [..., N] (sums over chunks)."""
+    return active.float().sum(dim=-2)
+
+
+def fraction_active_living(active_counts: torch.Tensor, n_inputs: int,
+                           dead: torch.Tensor) -> torch.Tensor:
+    """Fraction active among neurons that are not dead: sparse coding, not pruning.
+
+    Mean over inputs of (#active living neurons / #living neurons), from per-neuron active
+    counts [..., N] over `n_inputs` inputs and the dead mask [..., N]. NaN if all are dead.
+    """
+    living = (~dead).float()
+    return (active_counts * living).sum(dim=-1) / (n_inputs * living.sum(dim=-1))
+
+
+def bias_stats(b: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean, standard deviation and fraction negative of the hidden biases [..., N]."""
+    return {
+        "bias_mean": b.mean(dim=-1),
+        "bias_std": b.std(dim=-1, unbiased=False),
+        "bias_frac_negative": (b < 0).float().mean(dim=-1),
+    }
+
+
+def weight_norm_stats(w: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean and coefficient of variation of the encoder row L2 norms, w [..., N, D]."""
+    norms = w.norm(dim=-1)
+    mean = norms.mean(dim=-1)
+    return {"wnorm_mean": mean, "wnorm_cv": norms.std(dim=-1, unbiased=False) / mean}
+
+
+def sign_flips(wx: torch.Tensor, pre: torch.Tensor) -> dict[str, torch.Tensor]:
+    """How the bias changes which units fire, from W x [..., B, N] and W x + b [..., B, N].
+
+    off: fraction of units with W x > 0 that the bias turns off;
+    on: fraction of units with W x <= 0 that the bias turns on.
+    """
+    pos = wx > 0
+    off = (pos & (pre <= 0)).float().sum(dim=(-2, -1)) / pos.float().sum(dim=(-2, -1))
+    on = (~pos & (pre > 0)).float().sum(dim=(-2, -1)) / (~pos).float().sum(dim=(-2, -1))
+    return {"flip_off": off, "flip_on": on}
+
+
+def topk_agreement(drive: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """How Top-K-like the layer is: overlap between the active set and the k units with
+    the largest bias-free drive W x, with k = #active, per input.
+
+    With equal biases (and equal weight norms) the bias acts as one threshold and the
+    overlap is 1: the k most driven units fire, as under k-winners-take-all. Per-neuron
+    biases that differ let less-driven units fire instead. Inputs with no active unit are
+    skipped. drive, active: [..., B, N] -> [...].
+    """
+    k = active.sum(dim=-1, keepdim=True)  # [..., B, 1]
+    rank = drive.argsort(dim=-1, descending=True).argsort(dim=-1)  # 0 = largest
+    overlap = ((rank < k) & active).float().sum(dim=-1)
+    kk = k.squeeze(-1).float()
+    per_input = torch.where(kk > 0, overlap / kk.clamp(min=1), torch.nan)
+    return per_input.nanmean(dim=-1)
+
+
+def encoder_decoder_cosine(w_enc: torch.Tensor, w_dec: torch.Tensor) -> torch.Tensor:
+    """Per-neuron cosine between encoder row W1[i, :] and decoder column W2[:, i].
+
+    w_enc [..., N, D], w_dec [..., D, N] -> [..., N].
+    """
+    return torch.nn.functional.cosine_similarity(w_enc, w_dec.transpose(-2, -1), dim=-1)
+
+
+def mse(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean squared error, mean over the batch (the authors' loss): [..., B, D] -> [...]."""
+    return (y - x).pow(2).mean(dim=-1).mean(dim=-1)
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy; logits [..., B, C], labels [B] or [..., B]."""
+    logp = logits.log_softmax(dim=-1)
+    labels = labels.expand(logits.shape[:-1])
+    return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(dim=-1)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(dim=-1) == labels.expand(logits.shape[:-1])).float().mean(dim=-1)

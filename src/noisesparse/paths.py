@@ -1,0 +1,33 @@
+"""Where things live. Everything is relative to the project root: the current directory,
+or $NOISESPARSE_ROOT. Snakemake and DVC both run from the root, so paths agree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def root() -> Path:
+    return Path(os.environ.get("NOISESPARSE_ROOT", ".")).resolve()
+
+
+def config_dir() -> Path:
+    return root() / "config"
+
+
+def processed(name: str) -> str:
+    return f"data/processed/{name}.pt"
+
+
+def run_dir(run_id: str) -> str:
+    return f"results/runs/{run_id}"
+
+
+def partial_ckpt(group_id: str) -> str:
+    # Outside any declared output: Snakemake and DVC delete failed outputs, not this.
+    return f"results/partial/{group_id}.pt"
+
+
+def figure_files(fig: str) -> list[str]:
+    return [f"figures/{fig}.png", f"figures/{fig}.pdf", f"results/tables/{fig}.csv",
+            f"results/tables/{fig}.md"]

@@ -1,0 +1,167 @@
+"""The single source of truth for WHAT the workflow runs.
+
+Studies (grids of runs) and figures are declared once in config/studies.yaml; a profile
+(config/profiles/<name>.yaml) scales them. `build_plan(profile)` expands every study into
+validated `RunConfig`s, deduplicates identical runs by content hash, packs runs that share
+shapes into batched training groups, and lists the runs each figure needs. Snakemake and
+DVC both read this plan, so the two engines describe the same pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from .config import RunConfig, check_keys, make_run_config
+from .data import dataset_spec
+from .errors import ConfigError
+
+PROFILE_KEYS = {"description", "device", "max_members", "vars", "run_defaults", "studies"}
+STUDY_KEYS = {"description", "base", "grid"}
+FIGURE_KEYS = {"title", "studies"}
+
+
+@dataclass
+class Plan:
+    profile: str
+    description: str
+    device: str
+    runs: dict[str, RunConfig] = field(default_factory=dict)
+    studies: dict[str, list[str]] = field(default_factory=dict)
+    study_info: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    figures: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted({c.dataset for c in self.runs.values()})
+
+    def group_of(self, run_id: str) -> str:
+        for gid, members in self.groups.items():
+            if run_id in members:
+                return gid
+        raise KeyError(run_id)
+
+    def to_dict(self) -> dict:
+        return {
+            "profile": self.profile,
+            "description": self.description,
+            "datasets": {d: paths.processed(d) for d in self.datasets},
+            "runs": [{"id": rid, "hash": c.hash, "group": self.group_of(rid),
+                      "dir": paths.run_dir(rid), "config": c.to_dict()}
+                     for rid, c in self.runs.items()],
+            "groups": {gid: {"runs": members, "dataset": self.runs[members[0]].dataset,
+                             "outputs": [paths.run_dir(r) for r in members]}
+                       for gid, members in self.groups.items()},
+            "studies": {name: {"description": self.study_info[name], "runs": rids}
+                        for name, rids in self.studies.items()},
+            "figures": self.figures,
+        }
+
+
+def _read_yaml(path: Path, what: str) -> dict:
+    if not path.exists():
+        raise ConfigError(f"{what} not found: {path}")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in (paths.config_dir() / "profiles").glob("*.yaml"))
+
+
+def load_profile(name: str) -> dict:
+    path = paths.config_dir() / "profiles" / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown profile {name!r}; choose one of {', '.join(profile_names())}")
+    prof = _read_yaml(path, "profile")
+    check_keys(prof, PROFILE_KEYS, f"profile {name}")
+    return prof
+
+
+def _resolve(value, vars_: dict, where: str):
+    if isinstance(value, str) and value.startswith("$"):
+        key = value[1:]
+        if key not in vars_:
+            raise ConfigError(f"{where}: {value} is not defined in the profile's vars "
+                              f"({', '.join(vars_) or 'none'})")
+        return vars_[key]
+    return value
+
+
+def _expand(name: str, study: dict, defaults: dict, vars_: dict) -> list[RunConfig]:
+    base = {**defaults, **{k: _resolve(v, vars_, f"study {name}")
+                           for k, v in (study.get("base") or {}).items()}}
+    grid = {k: _resolve(v, vars_, f"study {name}") for k, v in (study.get("grid") or {}).items()}
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"study {name}: grid {k} must be a non-empty list, got {v!r}")
+    runs = []
+    for combo in itertools.product(*grid.values()):
+        values = {**base, **dict(zip(grid, combo))}
+        cfg = make_run_config(values, f"study {name}")
+        dataset_spec(cfg.dataset)  # unknown dataset: a clear error at plan time
+        runs.append(cfg)
+    return runs
+
+
+def _group_id(members: list[RunConfig]) -> str:
+    c = members[0]
+    h = hashlib.sha256("".join(m.hash for m in members).encode()).hexdigest()[:10]
+    return f"{c.dataset}-n{c.width}-{c.task[:5]}-{h}"
+
+
+def build_plan(profile: str) -> Plan:
+    prof = load_profile(profile)
+    spec = _read_yaml(paths.config_dir() / "studies.yaml", "study registry")
+    check_keys(spec, {"studies", "figures"}, "studies.yaml")
+    studies = spec.get("studies") or {}
+    overrides = prof.get("studies") or {}
+    check_keys(overrides, studies, f"profile {profile}: studies")
+    vars_ = prof.get("vars") or {}
+    defaults = prof.get("run_defaults") or {}
+    max_members = prof.get("max_members", 8)
+    if not isinstance(max_members, int) or max_members < 1:
+        raise ConfigError(f"profile {profile}: max_members must be a positive integer")
+    plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"))
+
+    for name, study in studies.items():
+        check_keys(study, STUDY_KEYS, f"study {name}")
+        ov = overrides.get(name) or {}
+        check_keys(ov, STUDY_KEYS, f"profile {profile}: study {name}")
+        merged = {"base": {**(study.get("base") or {}), **(ov.get("base") or {})},
+                  "grid": {**(study.get("grid") or {}), **(ov.get("grid") or {})}}
+        rids = []
+        for cfg in _expand(name, merged, defaults, vars_):
+            plan.runs.setdefault(cfg.run_id, cfg)  # identical runs train once
+            if cfg.run_id not in rids:
+                rids.append(cfg.run_id)
+        plan.studies[name] = rids
+        plan.study_info[name] = study.get("description", "")
+
+    by_key: dict[str, list[RunConfig]] = {}
+    for cfg in plan.runs.values():
+        by_key.setdefault(cfg.group_key(), []).append(cfg)
+    for members in by_key.values():
+        members.sort(key=lambda c: (c.sigma, c.sigma_end, c.seed, c.lr, c.l1, c.hash))
+        for i in range(0, len(members), max_members):
+            chunk = members[i:i + max_members]
+            plan.groups[_group_id(chunk)] = [c.run_id for c in chunk]
+
+    for fig, info in (spec.get("figures") or {}).items():
+        check_keys(info, FIGURE_KEYS, f"figure {fig}")
+        missing = [s for s in info.get("studies", []) if s not in plan.studies]
+        if missing:
+            raise ConfigError(f"figure {fig} needs unknown studies {missing}")
+        runs = list(dict.fromkeys(r for s in info["studies"] for r in plan.studies[s]))
+        plan.figures[fig] = {"title": info.get("title", fig), "studies": info["studies"],
+                             "runs": runs, "outputs": paths.figure_files(fig)}
+    return plan

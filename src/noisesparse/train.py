@@ -1,0 +1,289 @@
+"""Training of one batched ensemble: data on the device, index-slice batches, no host
+syncs in the step loop except at log steps, atomic checkpoints, resume, divergence.
+
+Each member has its own init seed, batch order, noise stream, learning rate and gradient
+clipping, so member k trains exactly as it would alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import metrics as M
+from . import noise as N
+from .config import MEMBER_FIELDS, RunConfig
+from .errors import ConfigError
+from .evaluate import activity_sums, evaluate
+from .model import SparseNet
+from .optim import EnsembleOptimizer, clip_grad_norm_per_member
+
+log = logging.getLogger("noisesparse")
+CKPT_VERSION = 1
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        log.info("no GPU found: training on CPU")
+        return torch.device("cpu")
+    dev = torch.device(requested)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        log.warning("%s requested but no GPU is available: falling back to CPU", requested)
+        return torch.device("cpu")
+    return dev
+
+
+def check_group(configs: list[RunConfig]) -> None:
+    keys = {c.group_key() for c in configs}
+    if len(keys) != 1:
+        raise ConfigError("an ensemble's runs must share every field except "
+                          + ", ".join(MEMBER_FIELDS))
+
+
+def _atomic_save(obj, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_text(text: str, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _jsonable(v):
+    v = float(v)
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+class GroupTrainer:
+    """Trains configs (one ensemble) on a processed dataset dict."""
+
+    def __init__(self, configs: list[RunConfig], data: dict, device: torch.device):
+        check_group(configs)
+        self.configs, self.c0, self.device = configs, configs[0], device
+        c0 = self.c0
+        self.x = data["x_train"].to(device)
+        self.x_test = data["x_test"].to(device)
+        self.y = self.y_test = None
+        if c0.task == "classification":
+            if data["y_train"] is None:
+                raise ConfigError(f"dataset {data['meta']['name']!r} has no labels: "
+                                  "classification needs a labelled dataset")
+            self.y, self.y_test = data["y_train"].to(device), data["y_test"].to(device)
+            out_dim = data["meta"]["n_classes"]
+        else:
+            out_dim = self.x.shape[1]
+        self.m = len(self.x)
+        if c0.batch_size > self.m:
+            raise ConfigError(f"batch_size {c0.batch_size} exceeds the {self.m} training inputs")
+        self.steps_per_epoch = self.m // c0.batch_size
+        K = len(configs)
+        self.model = SparseNet(configs, self.x.shape[1], out_dim).to(device)
+        vec = lambda name: torch.tensor([float(getattr(c, name)) for c in configs], device=device)
+        self.sigma0, self.sigma1, self.l1 = vec("sigma"), vec("sigma_end"), vec("l1")
+        self.clip = vec("grad_clip")
+        self.noisy = [c.sigma > 0 or (c.schedule != "constant" and c.sigma_end > 0) for c in configs]
+        self.opt = EnsembleOptimizer(
+            self.model.parameters(), self.model.bias_params(), c0.optimizer,
+            lr=[c.lr for c in configs], bias_lr=[c.bias_lr or c.lr for c in configs],
+            betas=(c0.beta1, c0.beta2), momentum=c0.momentum)
+        self.g_data = [torch.Generator(device=device).manual_seed(1_000_003 + c.seed) for c in configs]
+        self.g_noise = [torch.Generator(device=device).manual_seed(2_000_003 + c.seed) for c in configs]
+        self.perms = None
+        self.step = 0
+        self.history: list[dict] = []
+        self.diverged_at = [None] * K
+        self.loss_acc = torch.zeros(K, device=device)
+        self.loss_n = 0
+
+    # -- schedule -----------------------------------------------------------------------
+    def sigma_now(self, step: int) -> torch.Tensor:
+        c = self.c0
+        return N.sigma_at(step, c.steps, self.sigma0, c.schedule, self.sigma1,
+                          c.ramp_start, c.ramp_end)
+
+    # -- one step -----------------------------------------------------------------------
+    def _batch_indices(self, step: int) -> torch.Tensor:
+        i = step % self.steps_per_epoch
+        if i == 0 or self.perms is None:
+            self.perms = torch.stack([torch.randperm(self.m, generator=g, device=self.device)
+                                      for g in self.g_data])
+        b = self.c0.batch_size
+        return self.perms[:, i * b:(i + 1) * b]
+
+    def train_step(self, step: int) -> None:
+        c0, model = self.c0, self.model
+        idx = self._batch_indices(step)  # [K, B]
+        xb = self.x[idx]  # [K, B, D]
+        sig = self.sigma_now(step)
+        noise = [N.sample(c0.noise, sig[k], xb.shape[1:], g, self.device) if noisy
+                 else torch.zeros(xb.shape[1:], device=self.device)
+                 for k, (g, noisy) in enumerate(zip(self.g_noise, self.noisy))]
+        pre, z, out = model(xb + torch.stack(noise))
+        if c0.task == "reconstruction":
+            loss = M.mse(out, xb)  # against the CLEAN input: a denoising autoencoder
+        else:
+            loss = M.cross_entropy(out, self.y[idx])
+        total = loss + self.l1 * z.abs().sum(dim=-1).mean(dim=-1)
+        for p in model.parameters():
+            p.grad = None
+        total.sum().backward()  # members are independent: d(sum)/d(member) = member grad
+        clip_grad_norm_per_member(list(model.parameters()), self.clip)
+        self.opt.step()
+        self.loss_acc += loss.detach()
+        self.loss_n += 1
+
+    # -- logging ------------------------------------------------------------------------
+    def log_metrics(self) -> None:
+        c0 = self.c0
+        sig = self.sigma_now(self.step)
+        ev = evaluate(self.model, self.x_test[:c0.eval_size],
+                      None if self.y_test is None else self.y_test[:c0.eval_size], sig,
+                      c0.noise, [c.seed for c in self.configs], c0.act_threshold)
+        train_loss = self.loss_acc / max(self.loss_n, 1) if self.loss_n else ev["loss_noisy"]
+        self.loss_acc.zero_()
+        self.loss_n = 0
+        row = {"step": torch.full_like(sig, self.step), "sigma": sig, "train_loss": train_loss, **ev}
+        host = {k: v.detach().float().cpu() for k, v in row.items()}  # one sync per log step
+        finite = torch.isfinite(host["train_loss"]) & torch.isfinite(host["loss_clean"])
+        for k in range(len(self.configs)):
+            if not finite[k] and self.diverged_at[k] is None:
+                self.diverged_at[k] = self.step
+                log.warning("run %s diverged at step %d (loss not finite); the other members "
+                            "go on", self.configs[k].run_id, self.step)
+        self.opt.active = torch.tensor([d is None for d in self.diverged_at],
+                                       dtype=torch.float32, device=self.device)
+        self.history.append({k: v.tolist() for k, v in host.items()})
+
+    # -- checkpoints --------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "version": CKPT_VERSION, "hashes": [c.hash for c in self.configs], "step": self.step,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "opt": self.opt.state_dict(), "history": self.history, "diverged_at": self.diverged_at,
+            "g_data": [g.get_state() for g in self.g_data],
+            "g_noise": [g.get_state() for g in self.g_noise],
+            "perms": None if self.perms is None else self.perms.cpu(),
+            "loss_acc": self.loss_acc.cpu(), "loss_n": self.loss_n,
+        }
+
+    def load_state(self, st: dict) -> None:
+        if st.get("version") != CKPT_VERSION or st["hashes"] != [c.hash for c in self.configs]:
+            raise ConfigError("checkpoint belongs to other runs")
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.step, self.history, self.diverged_at = st["step"], st["history"], st["diverged_at"]
+        for g, s in zip(self.g_data, st["g_data"]):
+            g.set_state(s)
+        for g, s in zip(self.g_noise, st["g_noise"]):
+            g.set_state(s)
+        self.perms = None if st["perms"] is None else st["perms"].to(self.device)
+        self.loss_acc, self.loss_n = st["loss_acc"].to(self.device), st["loss_n"]
+
+    # -- the loop -----------------------------------------------------------------------
+    def fit(self, ckpt_path: str | None = None, ckpt_every_s: float = 120.0,
+            progress: bool = True, stop_after: int | None = None) -> None:
+        """Train to c0.steps. `stop_after` ends early (tests of interruption and resume)."""
+        c0 = self.c0
+        if ckpt_path and Path(ckpt_path).exists():
+            try:
+                self.load_state(torch.load(ckpt_path, weights_only=True, map_location=self.device))
+                log.info("resumed %d run(s) from %s at step %d", len(self.configs), ckpt_path,
+                         self.step)
+            except (ConfigError, RuntimeError, KeyError) as e:
+                log.warning("ignoring checkpoint %s (%s): starting afresh", ckpt_path, e)
+        if self.step == 0 and not self.history:
+            self.log_metrics()
+        last_ckpt = time.time()
+        bar = tqdm(total=c0.steps, initial=self.step, disable=not progress, unit="step",
+                   desc=f"{len(self.configs)} run(s) {c0.dataset} n={c0.width}", leave=False)
+        t0, s0 = time.time(), self.step
+        while self.step < c0.steps:
+            self.train_step(self.step)
+            self.step += 1
+            bar.update(1)
+            if self.step % c0.log_every == 0 or self.step == c0.steps:
+                self.log_metrics()
+                if ckpt_path and time.time() - last_ckpt > ckpt_every_s:
+                    _atomic_save(self.state(), ckpt_path)
+                    last_ckpt = time.time()
+            if stop_after is not None and self.step >= stop_after:
+                if ckpt_path:
+                    _atomic_save(self.state(), ckpt_path)
+                break
+        bar.close()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.wall_s = time.time() - t0
+        self.steps_per_s = (self.step - s0) / self.wall_s if self.wall_s > 0 else float("nan")
+
+    # -- results ------------------------------------------------------------------------
+    def final_metrics(self) -> dict[str, torch.Tensor]:
+        """Full held-out set, clean and noisy; dead neurons from a full pass over training data."""
+        c0 = self.c0
+        dead = M.dead_mask(activity_sums(self.model, self.x))
+        return evaluate(self.model, self.x_test, self.y_test, self.sigma_now(c0.steps),
+                        c0.noise, [c.seed for c in self.configs], c0.act_threshold, dead=dead)
+
+    def write_results(self, out_dirs: list[str]) -> list[dict]:
+        final = {k: v.float().cpu() for k, v in self.final_metrics().items()}
+        records = []
+        for k, (cfg, out) in enumerate(zip(self.configs, out_dirs)):
+            out = Path(out)
+            out.mkdir(parents=True, exist_ok=True)
+            hist = pd.DataFrame({name: [row[name][k] for row in self.history]
+                                 for name in self.history[0]})
+            hist["step"] = hist["step"].astype(int)
+            hist.insert(1, "epoch", hist["step"] / self.steps_per_epoch)
+            _atomic_text(hist.to_csv(index=False), out / "history.csv")
+            _atomic_save({"config": cfg.to_dict(), "state": self.model.member_state(k)},
+                         out / "model.pt")
+            status = "ok" if self.diverged_at[k] is None else "diverged"
+            rec = {
+                "run_id": cfg.run_id, "hash": cfg.hash, "status": status,
+                "diverged_at_step": self.diverged_at[k], "config": cfg.to_dict(),
+                "final": {name: (None if status == "diverged" else _jsonable(v[k]))
+                          for name, v in final.items()},
+                "train": {"device": str(self.device), "members": len(self.configs),
+                          "steps": self.step, "wall_s": round(self.wall_s, 2),
+                          "steps_per_s": round(self.steps_per_s, 2)},
+            }
+            _atomic_text(json.dumps(rec, indent=2), out / "metrics.json")
+            records.append(rec)
+            f = rec["final"]
+            log.info("run %s [%s] sigma=%g active=%s (clean) %s (noisy) dead=%s loss=%s | "
+                     "%d steps, %.1f steps/s, %d member(s) on %s", cfg.run_id, status, cfg.sigma,
+                     _fmt(f.get("frac_active_clean")), _fmt(f.get("frac_active_noisy")),
+                     _fmt(f.get("frac_dead")), _fmt(f.get("loss_clean")), self.step,
+                     self.steps_per_s, len(self.configs), self.device)
+        return records
+
+
+def _fmt(v):
+    return "nan" if v is None else f"{v:.4g}"
+
+
+def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
+                ckpt_path: str | None = None, device: str = "auto",
+                progress: bool = True, ckpt_every_s: float = 120.0) -> list[dict]:
+    """Train an ensemble to completion and write each run's results; returns the records."""
+    trainer = GroupTrainer(configs, data, pick_device(device))
+    trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
+    records = trainer.write_results(out_dirs)
+    if ckpt_path and Path(ckpt_path).exists():
+        os.remove(ckpt_path)  # complete: the run directories now hold everything
+    return records
