@@ -1,0 +1,23 @@
+# noisesparse workflow. The registry (src/noisesparse/registry.py + config/) says WHAT runs;
+# this file only turns its plan into rules. Profile: params.yaml, or --config profile=NAME.
+#
+#   snakemake --cores 2                                  # the default (quick) profile, CPU
+#   snakemake --cores 8 --resources gpu=2 --config profile=paper
+from noisesparse import paths
+from noisesparse.registry import build_plan
+
+configfile: "params.yaml"
+
+PROFILE = config["profile"]
+PLAN = build_plan(PROFILE)
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        [out for info in PLAN.figures.values() for out in info["outputs"]],
+    default_target: True
