@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from . import metrics as M
 from . import noise as N
 from .config import MEMBER_FIELDS, RunConfig
+from .devices import acquire
 from .errors import ConfigError
 from .evaluate import activity_sums, evaluate
 from .model import SparseNet
@@ -28,19 +29,6 @@ from .optim import EnsembleOptimizer, clip_grad_norm_per_member
 
 log = logging.getLogger("noisesparse")
 CKPT_VERSION = 1
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        log.info("no GPU found: training on CPU")
-        return torch.device("cpu")
-    dev = torch.device(requested)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        log.warning("%s requested but no GPU is available: falling back to CPU", requested)
-        return torch.device("cpu")
-    return dev
 
 
 def check_group(configs: list[RunConfig]) -> None:
@@ -281,9 +269,13 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
                 ckpt_path: str | None = None, device: str = "auto",
                 progress: bool = True, ckpt_every_s: float = 120.0) -> list[dict]:
     """Train an ensemble to completion and write each run's results; returns the records."""
-    trainer = GroupTrainer(configs, data, pick_device(device))
-    trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
-    records = trainer.write_results(out_dirs)
+    lease = acquire(device)
+    try:
+        trainer = GroupTrainer(configs, data, lease.device)
+        trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
+        records = trainer.write_results(out_dirs)
+    finally:
+        lease.release()
     if ckpt_path and Path(ckpt_path).exists():
         os.remove(ckpt_path)  # complete: the run directories now hold everything
     return records
