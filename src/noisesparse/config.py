@@ -20,6 +20,9 @@ BIAS_MODES = ("neuron", "shared")
 NOISES = ("gaussian", "laplace", "exponential", "poisson")
 SCHEDULES = ("constant", "linear")
 OPTIMIZERS = ("adam", "sgd")
+TOPK_SCHEDULES = ("fixed", "linear", "exponential")
+TOPK_MODES = ("mask", "subtract")
+INHIB = ("none", "all_to_all", "interneuron")
 
 # Fields that may differ between members of one batched ensemble; every other field
 # must be equal, since it fixes shapes, data or the training loop.
@@ -36,6 +39,14 @@ class RunConfig:
     activation: str = "relu"
     act_threshold: float = 1e-4  # |a| above this counts as active for non-ReLU units
     bias: str = "neuron"
+    normalize: bool = False  # cosine pre-activation: encoder rows and inputs L2-normalised
+    topk: int = 0  # explicit Top-K activation keeping the k largest (0: off)
+    topk_schedule: str = "fixed"  # or k decays from width to topk over topk_decay of steps
+    topk_decay: float = 0.5
+    topk_mode: str = "mask"  # "subtract": relu(pre - (k+1)-th largest)
+    inhib: str = "none"  # inhibitory circuit: all_to_all (N x N) or one interneuron
+    inhib_steps: int = 1
+    inhib_eta: float = 1.0
     noise: str = "gaussian"
     sigma: float = 0.0
     schedule: str = "constant"  # "linear": sigma until ramp_start, then linearly to sigma_end
@@ -73,6 +84,13 @@ class RunConfig:
         parts = [self.dataset, self.task[:5], f"n{self.width}", self.activation]
         if self.bias != "neuron":
             parts.append(f"{self.bias}bias")
+        if self.normalize:
+            parts.append("cos")
+        if self.topk:
+            parts.append(f"top{self.topk}" + ("" if self.topk_schedule == "fixed"
+                                              else self.topk_schedule[:3]))
+        if self.inhib != "none":
+            parts.append(f"inhib{self.inhib[:3]}{self.inhib_steps}")
         parts.append(f"{self.noise[:5]}{_num(self.sigma)}")
         if self.schedule != "constant":
             parts.append(f"to{_num(self.sigma_end)}")
@@ -106,6 +124,21 @@ def validate(c: RunConfig) -> None:
     _choice("noise", c.noise, NOISES)
     _choice("schedule", c.schedule, SCHEDULES)
     _choice("optimizer", c.optimizer, OPTIMIZERS)
+    _choice("topk_schedule", c.topk_schedule, TOPK_SCHEDULES)
+    _choice("topk_mode", c.topk_mode, TOPK_MODES)
+    _choice("inhib", c.inhib, INHIB)
+    if not isinstance(c.normalize, bool):
+        raise ConfigError(f"normalize must be true or false, got {c.normalize!r}")
+    if not isinstance(c.topk, int) or isinstance(c.topk, bool) or not 0 <= c.topk <= c.width:
+        raise ConfigError(f"topk must be an integer in [0, width={c.width}], got {c.topk!r}")
+    if c.topk and c.inhib != "none":
+        raise ConfigError("choose either an explicit Top-K activation or an inhibitory circuit")
+    if (c.topk or c.inhib != "none") and c.activation != "relu":
+        raise ConfigError("Top-K and the inhibitory circuit are defined on ReLU units")
+    if not 0 < c.topk_decay <= 1:
+        raise ConfigError(f"topk_decay must lie in (0, 1], got {c.topk_decay}")
+    if not isinstance(c.inhib_steps, int) or c.inhib_steps < 1 or not c.inhib_eta > 0:
+        raise ConfigError("inhib_steps must be a positive integer and inhib_eta > 0")
     for name in ("sigma", "sigma_end", "l1", "lr", "grad_clip", "momentum", "act_threshold"):
         value = getattr(c, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:

@@ -32,15 +32,42 @@ def _linear_init(out_f: int, in_f: int, g: torch.Generator) -> tuple[torch.Tenso
     return w, b
 
 
+def topk_activation(pre: torch.Tensor, k: int, mode: str = "mask") -> torch.Tensor:
+    """k-winners-take-all on the last dimension, then ReLU.
+
+    mask: keep the k largest pre-activations, zero the rest; subtract: relu(pre - t) with t
+    the (k+1)-th largest value, so at most k units stay positive and outputs stay continuous.
+    """
+    n = pre.shape[-1]
+    if k >= n:
+        return torch.relu(pre)
+    if mode == "mask":
+        idx = pre.topk(k, dim=-1).indices
+        return torch.relu(torch.zeros_like(pre).scatter(-1, idx, pre.gather(-1, idx)))
+    kth = pre.topk(k + 1, dim=-1).values[..., -1:]
+    return torch.relu(pre - kth)
+
+
 class SparseNet(nn.Module):
-    """K independent networks sharing shapes and options (activation, bias mode, task)."""
+    """K independent networks sharing shapes and options.
+
+    Options (from RunConfig): activation, per-neuron or shared hidden bias, reconstruction
+    or classification head, cosine pre-activation (`normalize`), an explicit Top-K
+    activation, or an inhibitory circuit after the encoder:
+    mu <- mu + eta * ((mu0 - C relu(mu)) - mu) for `inhib_steps` steps, output relu(mu),
+    with C an all-to-all N x N matrix or one interneuron, C z = V relu(u.z + c).
+    """
 
     def __init__(self, configs: list[RunConfig], in_dim: int, out_dim: int):
         super().__init__()
         c = configs[0]
         self.activation, self.bias_mode, self.task = c.activation, c.bias, c.task
         self.act = ACT_FNS[c.activation]
-        w1, b1, w2, b2 = [], [], [], []
+        self.normalize, self.topk_mode, self.inhib = c.normalize, c.topk_mode, c.inhib
+        self.inhib_steps, self.inhib_eta = c.inhib_steps, c.inhib_eta
+        self.k = c.topk  # the trainer lowers/raises it along a Top-K schedule
+        n = c.width
+        w1, b1, w2, b2, extra = [], [], [], [], []
         for cfg in configs:
             g = torch.Generator().manual_seed(cfg.seed)
             a, ab = _linear_init(cfg.width, in_dim, g)
@@ -48,28 +75,60 @@ class SparseNet(nn.Module):
             w1.append(a), w2.append(d), b2.append(db)
             # Shared bias: one learned scalar per member, initialised at 0 (spec).
             b1.append(torch.zeros(1) if c.bias == "shared" else ab)
+            # Circuit weights are drawn after the others so they leave the others' init alone.
+            if c.inhib == "all_to_all":
+                extra.append({"inhib_c": _linear_init(n, n, g)[0]})
+            elif c.inhib == "interneuron":
+                u, cb = _linear_init(1, n, g)
+                v = torch.empty(n).uniform_(-1.0, 1.0, generator=g)
+                extra.append({"inhib_u": u[0], "inhib_cb": cb, "inhib_v": v})
         self.w1 = nn.Parameter(torch.stack(w1))  # [K, N, D]
         self.b1 = nn.Parameter(torch.stack(b1))  # [K, N] or [K, 1]
         self.w2 = nn.Parameter(torch.stack(w2))  # [K, O, N]
         self.b2 = nn.Parameter(torch.stack(b2))  # [K, O]
+        for name in (extra[0] if extra else {}):
+            self.register_parameter(name, nn.Parameter(torch.stack([e[name] for e in extra])))
 
     @property
     def members(self) -> int:
         return self.w1.shape[0]
 
     def bias_params(self) -> list[nn.Parameter]:
-        return [self.b1, self.b2]
+        return [self.b1, self.b2] + ([self.inhib_cb] if self.inhib == "interneuron" else [])
 
     def hidden_bias(self) -> torch.Tensor:
         """b1 as [K, N] whatever the bias mode (a shared scalar is broadcast)."""
         return self.b1.expand(self.members, self.w1.shape[1])
 
+    def encoder_weight(self) -> torch.Tensor:
+        return nn.functional.normalize(self.w1, dim=-1) if self.normalize else self.w1
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [K, B, D] (or [B, D], shared by all members) -> pre-activation and activation."""
+        """x [K, B, D] (or [B, D], shared by all members) -> pre-activation W x + b (before
+        any Top-K or circuit) and the hidden activation z."""
         if x.dim() == 2:
             x = x.expand(self.members, *x.shape)
-        pre = torch.baddbmm(self.b1.unsqueeze(1), x, self.w1.transpose(1, 2))
+        if self.normalize:
+            x = nn.functional.normalize(x, dim=-1)
+        pre = torch.baddbmm(self.b1.unsqueeze(1), x, self.encoder_weight().transpose(1, 2))
+        if self.inhib != "none":
+            return pre, self._circuit(pre)
+        if self.k:
+            return pre, topk_activation(pre, self.k, self.topk_mode)
         return pre, self.act(pre)
+
+    def _circuit(self, mu0: torch.Tensor) -> torch.Tensor:
+        mu = mu0
+        for _ in range(self.inhib_steps):
+            r = torch.relu(mu)
+            if self.inhib == "all_to_all":
+                inhibition = torch.bmm(r, self.inhib_c.transpose(1, 2))
+            else:  # one interneuron: drive u.z + c, fed back through V
+                drive = torch.relu((r * self.inhib_u.unsqueeze(1)).sum(-1, keepdim=True)
+                                   + self.inhib_cb.unsqueeze(1))
+                inhibition = drive * self.inhib_v.unsqueeze(1)
+            mu = mu + self.inhib_eta * ((mu0 - inhibition) - mu)
+        return torch.relu(mu)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.b2.unsqueeze(1), z, self.w2.transpose(1, 2))
@@ -80,9 +139,6 @@ class SparseNet(nn.Module):
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
         """Plain tensors of one member, in nn.Linear naming, for its checkpoint."""
-        return {
-            "encoder.weight": self.w1[k].detach().cpu().clone(),
-            "encoder.bias": self.b1[k].detach().cpu().clone(),
-            "decoder.weight": self.w2[k].detach().cpu().clone(),
-            "decoder.bias": self.b2[k].detach().cpu().clone(),
-        }
+        names = {"w1": "encoder.weight", "b1": "encoder.bias", "w2": "decoder.weight",
+                 "b2": "decoder.bias"}
+        return {names.get(n, n): p[k].detach().cpu().clone() for n, p in self.named_parameters()}

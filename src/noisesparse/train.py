@@ -104,6 +104,16 @@ class GroupTrainer:
         return N.sigma_at(step, c.steps, self.sigma0, c.schedule, self.sigma1,
                           c.ramp_start, c.ramp_end)
 
+    def k_at(self, step: int) -> int:
+        """Top-K schedule: k decays from the width to topk over topk_decay of training."""
+        c = self.c0
+        if not c.topk or c.topk_schedule == "fixed":
+            return c.topk
+        t = min(step / max(c.topk_decay * c.steps, 1), 1.0)
+        if c.topk_schedule == "linear":
+            return max(c.topk, round(c.width - (c.width - c.topk) * t))
+        return max(c.topk, round(c.width * (c.topk / c.width) ** t))
+
     # -- one step -----------------------------------------------------------------------
     def _batch_indices(self, step: int) -> torch.Tensor:
         i = step % self.steps_per_epoch
@@ -118,6 +128,7 @@ class GroupTrainer:
         idx = self._batch_indices(step)  # [K, B]
         xb = self.x[idx]  # [K, B, D]
         sig = self.sigma_now(step)
+        model.k = self.k_at(step)
         noise = [N.sample(c0.noise, sig[k], xb.shape[1:], g, self.device) if noisy
                  else torch.zeros(xb.shape[1:], device=self.device)
                  for k, (g, noisy) in enumerate(zip(self.g_noise, self.noisy))]
@@ -139,6 +150,7 @@ class GroupTrainer:
     def log_metrics(self) -> None:
         c0 = self.c0
         sig = self.sigma_now(self.step)
+        self.model.k = self.k_at(self.step)
         ev = evaluate(self.model, self.x_test[:c0.eval_size],
                       None if self.y_test is None else self.y_test[:c0.eval_size], sig,
                       c0.noise, [c.seed for c in self.configs], c0.act_threshold)
@@ -146,6 +158,8 @@ class GroupTrainer:
         self.loss_acc.zero_()
         self.loss_n = 0
         row = {"step": torch.full_like(sig, self.step), "sigma": sig, "train_loss": train_loss, **ev}
+        if c0.topk:
+            row["topk_k"] = torch.full_like(sig, self.model.k)
         host = {k: v.detach().float().cpu() for k, v in row.items()}  # one sync per log step
         finite = torch.isfinite(host["train_loss"]) & torch.isfinite(host["loss_clean"])
         for k in range(len(self.configs)):
@@ -223,6 +237,7 @@ class GroupTrainer:
     def final_metrics(self) -> dict[str, torch.Tensor]:
         """Full held-out set, clean and noisy; dead neurons from a full pass over training data."""
         c0 = self.c0
+        self.model.k = self.k_at(c0.steps)
         dead = M.dead_mask(activity_sums(self.model, self.x))
         return evaluate(self.model, self.x_test, self.y_test, self.sigma_now(c0.steps),
                         c0.noise, [c.seed for c in self.configs], c0.act_threshold, dead=dead)
