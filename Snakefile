@@ -20,4 +20,5 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         [out for info in PLAN.figures.values() for out in info["outputs"]],
+        [paths.run_dir(r) for r in PLAN.runs],  # every study, drawn yet or not
     default_target: True

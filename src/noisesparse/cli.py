@@ -113,6 +113,8 @@ def cmd_figure(args):
 
 
 def main(argv=None):
+    import signal
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `noisesparse plan | head` exits quietly
     logging.basicConfig(level=logging.INFO, format="%(asctime)s noisesparse %(message)s",
                         datefmt="%H:%M:%S")
     ap = argparse.ArgumentParser(prog="noisesparse", description=__doc__)

@@ -22,7 +22,7 @@ from .data import dataset_spec
 from .errors import ConfigError
 
 PROFILE_KEYS = {"description", "device", "max_members", "vars", "run_defaults", "studies"}
-STUDY_KEYS = {"description", "base", "grid"}
+STUDY_KEYS = {"description", "base", "variants", "grid"}
 FIGURE_KEYS = {"title", "studies"}
 
 
@@ -104,9 +104,13 @@ def _expand(name: str, study: dict, defaults: dict, vars_: dict) -> list[RunConf
     for k, v in grid.items():
         if not isinstance(v, list) or not v:
             raise ConfigError(f"study {name}: grid {k} must be a non-empty list, got {v!r}")
+    variants = study.get("variants") or [{}]
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        raise ConfigError(f"study {name}: variants must be a list of mappings")
     runs = []
-    for combo in itertools.product(*grid.values()):
-        values = {**base, **dict(zip(grid, combo))}
+    for variant, combo in itertools.product(variants, itertools.product(*grid.values())):
+        values = {**base, **{k: _resolve(v, vars_, f"study {name}") for k, v in variant.items()},
+                  **dict(zip(grid, combo))}
         cfg = make_run_config(values, f"study {name}")
         dataset_spec(cfg.dataset)  # unknown dataset: a clear error at plan time
         runs.append(cfg)
@@ -138,6 +142,7 @@ def build_plan(profile: str) -> Plan:
         ov = overrides.get(name) or {}
         check_keys(ov, STUDY_KEYS, f"profile {profile}: study {name}")
         merged = {"base": {**(study.get("base") or {}), **(ov.get("base") or {})},
+                  "variants": ov.get("variants", study.get("variants")),
                   "grid": {**(study.get("grid") or {}), **(ov.get("grid") or {})}}
         rids = []
         for cfg in _expand(name, merged, defaults, vars_):
