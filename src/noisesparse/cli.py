@@ -112,6 +112,16 @@ def cmd_figure(args):
         print(out)
 
 
+def cmd_bench(args):
+    import torch
+
+    from .bench import run
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run(d=args.in_dim, width=args.width, batch=args.batch, steps=args.steps,
+        members=tuple(args.members), device=args.device, out_dir=args.out)
+
+
 def main(argv=None):
     import signal
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `noisesparse plan | head` exits quietly
@@ -143,6 +153,16 @@ def main(argv=None):
     p = with_profile(sub.add_parser("figure", help="draw one figure and write its table"))
     p.add_argument("figure")
     p.set_defaults(fn=cmd_figure)
+    p = sub.add_parser("bench", help="trainer vs reference loop vs matmul-only time")
+    p.add_argument("--in-dim", type=int, default=256)
+    p.add_argument("--width", type=int, default=10_000)
+    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--members", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default="benchmarks", help="folder for the CSV")
+    p.set_defaults(fn=cmd_bench)
     args = ap.parse_args(argv)
     if getattr(args, "profile", "x") is None:
         args.profile = default_profile()
