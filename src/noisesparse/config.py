@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 ACTIVATIONS = ("relu", "gelu", "sigmoid", "tanh", "elu")
-TASKS = ("reconstruction", "classification")
+TASKS = ("reconstruction", "classification", "language_model")
+ARCHS = ("mlp", "transformer")
 BIAS_MODES = ("neuron", "shared")
 NOISES = ("gaussian", "laplace", "exponential", "poisson")
 SCHEDULES = ("constant", "linear")
@@ -35,6 +36,11 @@ class RunConfig:
 
     dataset: str = "cifar10_latents"
     task: str = "reconstruction"
+    arch: str = "mlp"  # "transformer": language model; width = MLP hidden units per block
+    n_layers: int = 4
+    d_model: int = 128
+    n_heads: int = 4
+    context: int = 128
     width: int = 10_000
     activation: str = "relu"
     act_threshold: float = 1e-4  # |a| above this counts as active for non-ReLU units
@@ -81,7 +87,10 @@ class RunConfig:
     @property
     def run_id(self) -> str:
         """Readable id: what a person scans for, plus the content hash that makes it unique."""
-        parts = [self.dataset, self.task[:5], f"n{self.width}", self.activation]
+        if self.arch == "transformer":
+            parts = [self.dataset, "lm", f"L{self.n_layers}d{self.d_model}ff{self.width}"]
+        else:
+            parts = [self.dataset, self.task[:5], f"n{self.width}", self.activation]
         if self.bias != "neuron":
             parts.append(f"{self.bias}bias")
         if self.normalize:
@@ -124,6 +133,20 @@ def validate(c: RunConfig) -> None:
     _choice("noise", c.noise, NOISES)
     _choice("schedule", c.schedule, SCHEDULES)
     _choice("optimizer", c.optimizer, OPTIMIZERS)
+    _choice("arch", c.arch, ARCHS)
+    if (c.arch == "transformer") != (c.task == "language_model"):
+        raise ConfigError("task language_model goes with arch transformer, and only with it")
+    if c.arch == "transformer":
+        if c.activation != "relu" or c.bias != "neuron" or c.topk or c.inhib != "none" \
+                or c.normalize or c.l1:
+            raise ConfigError("the Transformer has ReLU MLPs with per-neuron biases; the MLP "
+                              "ablation options (topk, inhib, normalize, l1, bias) do not apply")
+        for name in ("n_layers", "d_model", "n_heads", "context"):
+            v = getattr(c, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        if c.d_model % c.n_heads:
+            raise ConfigError(f"d_model {c.d_model} must be divisible by n_heads {c.n_heads}")
     _choice("topk_schedule", c.topk_schedule, TOPK_SCHEDULES)
     _choice("topk_mode", c.topk_mode, TOPK_MODES)
     _choice("inhib", c.inhib, INHIB)

@@ -286,6 +286,11 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
     """Train an ensemble to completion and write each run's results; returns the records."""
     lease = acquire(device)
     try:
+        if configs[0].arch == "transformer":
+            from .lm.train import train_lm_group
+            partial = str(Path(ckpt_path).with_suffix("")) if ckpt_path else "results/partial/lm"
+            return train_lm_group(configs, data, out_dirs, partial, lease.device, progress,
+                                  ckpt_every_s)
         trainer = GroupTrainer(configs, data, lease.device)
         trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
         records = trainer.write_results(out_dirs)

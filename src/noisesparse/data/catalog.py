@@ -17,9 +17,15 @@ from .. import paths
 from ..errors import ConfigError
 from . import embedded
 
+def _text(source: str, val_fraction: float):
+    from ..lm.text import build_text
+    return build_text(source, val_fraction)
+
+
 KINDS = {
     "natural_patches": ({"size", "colour", "n_train", "n_test", "seed"}, embedded.natural_patches),
     "digits": ({"test_fraction", "seed"}, embedded.digits),
+    "text": ({"source", "val_fraction"}, _text),
     # Downloaded datasets: declared so the paper profile plans; their download and
     # conversion steps belong to the data issue (CIFAR-10, MNIST, ConvMixer latents).
     "cifar10": (set(), None),
