@@ -39,6 +39,19 @@ def cmd_plan(args):
         print(f"  group {gid}: {len(members)} members x {c.steps} steps, width {c.width}")
     for fig, info in plan.figures.items():
         print(f"  figure {fig:<4} {len(info['runs']):4d} runs  {info['title']}")
+    _print_estimate(plan, args.bench)
+
+
+def _print_estimate(plan, bench: str | None):
+    from .estimate import estimate, latest_bench, throughput_from_bench
+    path = bench or latest_bench()
+    device, rate = throughput_from_bench(path) if path else ("(no benchmark)", None)
+    table = estimate(plan, rate)
+    print(f"compute estimate: {table.iloc[-1]['pflop']:.3g} PFLOP"
+          + (f", {table.iloc[-1]['hours']:.2f} h on {device} at the {rate / 1e12:.1f} TFLOP/s "
+             f"our trainer measured ({path})" if rate else
+             "; run `noisesparse bench` on the target device for a time estimate"))
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 def dvc_yaml_dict(profile: str) -> dict:
@@ -137,6 +150,8 @@ def main(argv=None):
 
     p = with_profile(sub.add_parser("plan", help="list the runs, training groups and figures"))
     p.add_argument("--json", action="store_true", help="machine-readable plan")
+    p.add_argument("--bench", default=None,
+                   help="bench CSV giving the device's throughput (default: newest in benchmarks/)")
     p.set_defaults(fn=cmd_plan)
     p = with_profile(sub.add_parser("dvc-plan", help=f"write {DVC_YAML} from the registry"))
     p.add_argument("--check", action="store_true", help="fail if the committed file drifted")

@@ -52,6 +52,8 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
         add("frac_active_clean", M.fraction_active(act), n)
         wx = pre - b.unsqueeze(1)
         add("topk_agreement", M.topk_agreement(wx, act), n)
+        for k, v in M.preactivation_stats(pre).items():
+            add(k, v, n)
         for k, v in M.sign_flips(wx, pre).items():
             add(k, v, n)
         counts += M.neuron_active_counts(act)

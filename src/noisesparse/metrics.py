@@ -82,6 +82,12 @@ def sign_flips(wx: torch.Tensor, pre: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"flip_off": off, "flip_on": on}
 
 
+def preactivation_stats(pre: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean and standard deviation of the pre-activations W x + b over inputs and neurons
+    ([..., B, N] -> [...]): noise pushes them negative and spreads them (claim 9)."""
+    return {"pre_mean": pre.mean(dim=(-2, -1)), "pre_std": pre.std(dim=(-2, -1), unbiased=False)}
+
+
 def topk_agreement(drive: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
     """How Top-K-like the layer is: overlap between the active set and the k units with
     the largest bias-free drive W x, with k = #active, per input.
