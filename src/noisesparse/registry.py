@@ -88,13 +88,24 @@ def load_profile(name: str) -> dict:
 
 
 def _resolve(value, vars_: dict, where: str):
+    """`$name` is a profile var; `$name.i` its i-th element."""
     if isinstance(value, str) and value.startswith("$"):
-        key = value[1:]
+        key, _, index = value[1:].partition(".")
         if key not in vars_:
             raise ConfigError(f"{where}: {value} is not defined in the profile's vars "
                               f"({', '.join(vars_) or 'none'})")
-        return vars_[key]
+        if not index:
+            return vars_[key]
+        try:
+            return vars_[key][int(index)]
+        except (ValueError, IndexError, TypeError):
+            raise ConfigError(f"{where}: {value}: {key} has no element {index}") from None
     return value
+
+
+def resolve(profile: str, value, where: str = "reference"):
+    """Resolve a `$var` against a profile (used by the replication table)."""
+    return _resolve(value, load_profile(profile).get("vars") or {}, where)
 
 
 def _expand(name: str, study: dict, defaults: dict, vars_: dict) -> list[RunConfig]:

@@ -246,7 +246,7 @@ class GroupTrainer:
                         c0.noise, [c.seed for c in self.configs], c0.act_threshold, dead=dead)
 
     def write_results(self, out_dirs: list[str]) -> list[dict]:
-        final = {k: v.float().cpu() for k, v in self.final_metrics().items()}
+        final = {k: v.detach().float().cpu() for k, v in self.final_metrics().items()}
         records = []
         for k, (cfg, out) in enumerate(zip(self.configs, out_dirs)):
             out = Path(out)
