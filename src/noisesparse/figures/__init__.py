@@ -1,0 +1,25 @@
+"""Every figure of the paper (F1-F18) and the Transformer's per-layer figure, each a small
+function that reads run results and writes PNG + PDF + its data table (CSV + Markdown)."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from . import curves, table, weights
+
+DRAW = {
+    "F1": curves.f1_training, "F2": curves.f2_width, "F3": curves.f3_datasets,
+    "F4": curves.f4_noise, "F5": curves.f5_tasks, "F5_layers": curves.f5_layers,
+    "F6": curves.f6_activations, "F7": weights.f7_synchronisation,
+    "F8": curves.f8_shared_bias, "F9": curves.f9_noise_removal,
+    "F10": weights.f10_receptive_fields, "F11": curves.f11_baselines,
+    "F12": curves.f12_inhibition, "F13": weights.f13_preactivations, "F14": curves.f14_dead,
+    "F15": curves.f15_optimisers, "F16": weights.f16_reconstructions, "F17": weights.f17_norms,
+    "F18": table.f18_replication,
+}
+
+
+def draw(fig_id: str, plan) -> list[str]:
+    """Draw one figure of the plan; returns the files written."""
+    if fig_id not in DRAW:
+        raise ConfigError(f"no drawing code for figure {fig_id!r}; known: {', '.join(DRAW)}")
+    return DRAW[fig_id](plan, fig_id, plan.figures[fig_id]["title"])

@@ -1,0 +1,359 @@
+"""Figures that plot metrics against σ or over training: F1-F6, F8, F9, F11, F12, F14, F15
+and the Transformer's per-layer figure. Each takes the plan and returns save()'s outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..replication import load_reference
+from ..results import load_final, load_history
+from . import style as S
+
+ACTIVE = ["frac_active_clean", "frac_active_noisy"]
+
+
+def _final(plan, study: str) -> pd.DataFrame:
+    return load_final(plan.studies[study])
+
+
+def _runs(plan, *studies) -> list[str]:
+    return [r for s in studies if s in plan.studies for r in plan.studies[s]]
+
+
+def _reference(name: str):
+    ref = load_reference()
+    for c in ref["curves"]:
+        if c["name"] == name:
+            return c.get("sigmas", ref["sigmas"]), c["values"], c["label"]
+    raise KeyError(name)
+
+
+def _ablation(plan, fig_id, title, study, by, fmt=str, metrics=("frac_active_clean",
+              "frac_active_noisy"), note=""):
+    """Fraction active vs σ, one curve per value of `by`; one panel per metric."""
+    df = _final(plan, study)
+    table = S.summarise(df, [by, "sigma"], list(metrics))
+    fig, axes = S.panels(len(metrics))
+    for ax, m in zip(axes, metrics):
+        S.sigma_curves(ax, table, by, m, fmt=fmt)
+        ax.set_ylabel(_ylabel(m))
+        ax.set_title(_panel_title(m))
+    axes[0].legend(title=by)
+    caption = (f"Final {S.ACTIVE_LABEL} vs σ, one curve per {by}. {note}"
+               f"\n{S.describe(plan, plan.studies[study])}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def _ylabel(metric: str) -> str:
+    return {"frac_active_clean": S.ACTIVE_LABEL, "frac_active_noisy": S.ACTIVE_LABEL,
+            "frac_active_living": "fraction active among living neurons",
+            "frac_dead": "fraction of dead neurons", "loss_clean": "loss on clean held-out inputs",
+            "accuracy": "accuracy"}.get(metric, metric)
+
+
+def _panel_title(metric: str) -> str:
+    return {"frac_active_clean": S.CLEAN, "frac_active_noisy": S.NOISY,
+            "loss_clean": "loss (clean held-out inputs)"}.get(metric, metric)
+
+
+def f1_training(plan, fig_id, title):
+    hist = load_history(plan.studies["sigma_sweep"])
+    hist = hist[hist["status"] == "ok"]
+    table = (hist.groupby(["sigma", "step", "epoch"])[ACTIVE].agg(["mean", "min", "max"]))
+    table.columns = [f"{a}_{b}" for a, b in table.columns]
+    table = table.reset_index()
+    table["seeds"] = hist.groupby(["sigma", "step"]).size().values
+    colours = S.sigma_colours(table["sigma"])
+    fig, axes = S.panels(3, w=3.3)
+    for ax, m in zip(axes[:2], ACTIVE):
+        for s, g in table.groupby("sigma"):
+            S.curve(ax, g["epoch"], g[f"{m}_mean"], g[f"{m}_min"], g[f"{m}_max"],
+                    colour=colours[s], label=f"σ={s:g}", marker="")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(S.ACTIVE_LABEL)
+        ax.set_title(f"over training, {_panel_title(m)}")
+        ax.set_ylim(0, None)
+    axes[0].legend(ncol=2)
+    final = S.summarise(_final(plan, "sigma_sweep"), ["sigma"], ACTIVE)
+    ax = axes[2]
+    S.sigma_curves(ax, final, None, "frac_active_clean")
+    ax.lines[-1].set_label(f"ours, {S.CLEAN}")
+    S.sigma_curves(ax, final, None, "frac_active_noisy", ls="--", marker="s")
+    ax.lines[-1].set_label(f"ours, {S.NOISY}")
+    sig, vals, label = _reference("default")
+    ax.plot(sig, vals, ":", color="0.4", marker="^", label=f"paper: {label}")
+    ax.set_ylabel(S.ACTIVE_LABEL)
+    ax.set_title("at the end of training")
+    ax.legend()
+    seeds = int(table["seeds"].max())
+    caption = (f"Fraction of hidden neurons active (ReLU output > 0) over training, one curve "
+               f"per σ; bands: min-max over {seeds} seed(s). Right: final values beside the "
+               f"paper's (read from config/reference.yaml; theirs is a noisy-input number on "
+               f"CIFAR-10 latents with 10,000 neurons).\n{S.describe(plan, plan.studies['sigma_sweep'])}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f2_width(plan, fig_id, title):
+    df = _final(plan, "width")
+    table = S.summarise(df, ["width", "sigma"], ["frac_active_clean", "frac_active_noisy",
+                                                 "frac_dead"])
+    fig, axes = S.panels(3)
+    for ax, m in zip(axes, ["frac_active_clean", "frac_active_noisy", "frac_dead"]):
+        S.sigma_curves(ax, table, "width", m, fmt=lambda w: f"{w} neurons")
+        ax.set_ylabel(_ylabel(m))
+        ax.set_title(_panel_title(m) if m != "frac_dead" else "dead neurons")
+    axes[0].legend()
+    caption = ("Width ablation: final fraction active vs σ for each number of hidden neurons, "
+               f"and the fraction of dead neurons.\n{S.describe(plan, plan.studies['width'])}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f3_datasets(plan, fig_id, title):
+    return _ablation(plan, fig_id, title, "datasets", "dataset",
+                     note="Raw pixels, a second natural-image set and digits stand in for "
+                          "raw CIFAR-10, latents and MNIST outside the paper profile.")
+
+
+def f4_noise(plan, fig_id, title):
+    from ..noise import is_zero_mean
+    return _ablation(plan, fig_id, title, "noise_types", "noise",
+                     fmt=lambda n: n + ("" if is_zero_mean(n) else "* (not zero-mean)"),
+                     note="σ is the noise's standard deviation for Gaussian and Laplace, its "
+                          "rate for exponential and Poisson (the authors' parameterisation).")
+
+
+def f5_tasks(plan, fig_id, title):
+    df = _final(plan, "tasks")
+    table = S.summarise(df, ["task", "sigma"], ACTIVE + ["loss_clean"])
+    fig, axes = S.panels(3)
+    S.sigma_curves(axes[0], table, "task", "frac_active_clean")
+    axes[0].set_title(f"MLP, {S.CLEAN}")
+    S.sigma_curves(axes[1], table, "task", "frac_active_noisy")
+    axes[1].set_title(f"MLP, {S.NOISY}")
+    for ax in axes[:2]:
+        ax.set_ylabel(S.ACTIVE_LABEL)
+        ax.legend(title="task")
+    ax = axes[2]
+    ax.set_title("Transformer LM, mean over MLP layers")
+    runs = _runs(plan, "tasks")
+    if "lm_sigma" in plan.studies:
+        lm = S.summarise(_final(plan, "lm_sigma"), ["task", "sigma"], ACTIVE + ["loss_clean"])
+        S.sigma_curves(ax, lm, None, "frac_active_clean")
+        ax.lines[-1].set_label(S.CLEAN)
+        S.sigma_curves(ax, lm, None, "frac_active_noisy", ls="--", marker="s")
+        ax.lines[-1].set_label(S.NOISY)
+        sig, vals, label = _reference("transformer")
+        ax.plot(sig, vals, ":", color="0.4", marker="^", label="paper (WikiText-103)")
+        ax.set_ylabel(S.ACTIVE_LABEL)
+        ax.legend()
+        table = pd.concat([table, lm], ignore_index=True)
+        runs += plan.studies["lm_sigma"]
+    else:  # the panel's slot and data contract exist even when a profile has no LM study
+        S.sigma_axis(ax)
+        ax.text(0.5, 0.5, "no Transformer runs\nin this profile", ha="center",
+                transform=ax.transAxes, color="0.4")
+    caption = ("Task ablation: reconstruction and classification heads on the same data, and "
+               "a decoder-only Transformer trained with noise added after the LayerNorm at the "
+               "input of every MLP block (the paper does not say where; noise is off at "
+               f"evaluation unless marked noisy).\n{S.describe(plan, runs)}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f5_layers(plan, fig_id, title):
+    df = _final(plan, "lm_sigma")
+    layers = sorted(int(c.rsplit("_L", 1)[1]) for c in df.columns
+                    if c.startswith("frac_active_clean_L"))
+    metrics = [f"{m}_L{i}" for i in layers for m in ("frac_active_clean", "frac_active_noisy",
+                                                     "frac_dead")]
+    table = S.summarise(df, ["sigma"], metrics + ["loss_clean", "ppl_clean"])
+    fig, axes = S.panels(3)
+    for ax, m in zip(axes, ["frac_active_clean", "frac_active_noisy", "frac_dead"]):
+        for i in layers:
+            S.curve(ax, table["sigma"], table[f"{m}_L{i}_mean"], table[f"{m}_L{i}_min"],
+                    table[f"{m}_L{i}_max"], colour=S.CATEGORICAL[i % 10], label=f"layer {i}")
+        S.sigma_axis(ax)
+        ax.set_ylabel(_ylabel(m))
+        ax.set_title(_panel_title(m) if m != "frac_dead" else "dead MLP units")
+    axes[0].legend()
+    caption = ("Fraction of MLP hidden units active per token in each Transformer layer vs σ; "
+               "noise is added after the LayerNorm at the input of every MLP block during "
+               f"training only.\n{S.describe(plan, plan.studies['lm_sigma'])}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f6_activations(plan, fig_id, title):
+    return _ablation(plan, fig_id, title, "activations", "activation",
+                     metrics=("frac_active_clean", "loss_clean"),
+                     note="For non-ReLU activations a unit counts as active when |a| exceeds "
+                          "the activation threshold of the config.")
+
+
+def f8_shared_bias(plan, fig_id, title):
+    df = pd.concat([_final(plan, "sigma_sweep"), _final(plan, "shared_bias")])
+    metrics = ["loss_clean", "frac_active_clean", "frac_active_noisy"]
+    table = S.summarise(df, ["bias", "sigma"], metrics)
+    fig, axes = S.panels(3)
+    for ax, m in zip(axes, metrics):
+        S.sigma_curves(ax, table, "bias", m, fmt=lambda b: {"neuron": "per-neuron bias",
+                                                            "shared": "one shared bias"}[b])
+        ax.set_ylabel(_ylabel(m))
+        ax.set_title(_panel_title(m))
+    axes[0].set_yscale("log")
+    axes[0].legend()
+    caption = ("One learned scalar bias shared by all hidden neurons vs a bias per neuron: "
+               "loss and sparsity side by side; bands: min-max over seeds."
+               f"\n{S.describe(plan, _runs(plan, 'sigma_sweep', 'shared_bias'))}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f9_noise_removal(plan, fig_id, title):
+    hist = load_history(plan.studies["noise_removal"])
+    hist = hist[hist["status"] == "ok"]
+    table = hist.groupby(["schedule", "sigma", "step", "epoch"])[
+        ["sigma_now", "frac_active_clean", "frac_active_noisy", "loss_clean"]].mean().reset_index()
+    colours = S.sigma_colours(table["sigma"])
+    fig, axes = S.panels(3)
+    for (sched, s), g in table.groupby(["schedule", "sigma"]):
+        ls = "-" if sched == "linear" else "--"
+        lab = f"σ={s:g}, " + ("annealed to 0" if sched == "linear" else "held")
+        axes[0].plot(g["epoch"], g["frac_active_clean"], ls, color=colours[s], label=lab)
+        axes[1].plot(g["epoch"], g["loss_clean"], ls, color=colours[s], label=lab)
+        axes[2].plot(g["epoch"], g["sigma_now"], ls, color=colours[s], label=lab)
+    for ax, yl, t in zip(axes, [S.ACTIVE_LABEL, "loss on clean held-out inputs",
+                                "training σ"], [S.CLEAN, "loss", "noise schedule"]):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(yl)
+        ax.set_title(t)
+    axes[1].set_yscale("log")
+    axes[0].legend()
+    caption = ("Noise removal: σ held, then annealed linearly to 0 (solid) vs held to the end "
+               f"(dashed).\n{S.describe(plan, plan.studies['noise_removal'])}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f11_baselines(plan, fig_id, title):
+    parts = []
+    sweep = _final(plan, "sigma_sweep")
+    parts.append(sweep.assign(method="noise", setting=sweep["sigma"].map(lambda s: f"σ={s:g}")))
+    if "l1_baseline" in plan.studies:
+        l1 = _final(plan, "l1_baseline")
+        parts.append(l1.assign(method="L1 penalty, no noise",
+                               setting=l1["l1"].map(lambda v: f"λ={v:g}")))
+    if "topk_baseline" in plan.studies:
+        tk = _final(plan, "topk_baseline")
+        parts.append(tk.assign(method="Top-K " + tk["topk_schedule"].map(
+            {"fixed": "fixed k", "linear": "k decayed linearly", "exponential":
+             "k decayed exponentially"}), setting=tk["topk"].map(lambda k: f"k={k}")))
+    df = pd.concat(parts, ignore_index=True)
+    table = S.summarise(df, ["method", "setting"], ["frac_active_clean", "loss_clean"])
+    fig, axes = S.panels(1, w=5.0, h=3.4)
+    ax = axes[0]
+    for i, (method, g) in enumerate(table.groupby("method", sort=False)):
+        g = g.sort_values("frac_active_clean_mean")
+        ax.plot(g["frac_active_clean_mean"], g["loss_clean_mean"], "o-" if method == "noise"
+                else "s--", color=S.CATEGORICAL[i], label=method)
+        for _, r in g.iterrows():
+            ax.annotate(r["setting"], (r["frac_active_clean_mean"], r["loss_clean_mean"]),
+                        fontsize=5.5, xytext=(2, 2), textcoords="offset points", color="0.3")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{S.ACTIVE_LABEL} ({S.CLEAN})")
+    ax.set_ylabel("loss on clean held-out inputs")
+    ax.legend()
+    caption = ("Loss at matched sparsity: networks made sparse by input noise vs by an L1 "
+               "activation penalty (no noise) vs an explicit Top-K activation (cosine "
+               "pre-activation, shared bias). Lower-left is better."
+               f"\n{S.describe(plan, _runs(plan, 'sigma_sweep', 'l1_baseline', 'topk_baseline'))}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f12_inhibition(plan, fig_id, title):
+    df = pd.concat([_final(plan, "sigma_sweep"), _final(plan, "inhibition")])
+    sigmas = set(_final(plan, "inhibition")["sigma"])
+    df = df[df["sigma"].isin(sigmas)]
+    metrics = ["frac_active_clean", "loss_clean", "topk_agreement"]
+    table = S.summarise(df, ["inhib", "sigma"], metrics)
+    fig, axes = S.panels(3)
+    names = {"none": "no circuit (ReLU)", "all_to_all": "all-to-all inhibition",
+             "interneuron": "one inhibitory interneuron"}
+    for ax, m in zip(axes, metrics):
+        S.sigma_curves(ax, table, "inhib", m, fmt=names.get)
+        ax.set_ylabel(_ylabel(m) if m != "topk_agreement" else "Top-K agreement")
+        ax.set_title(_panel_title(m))
+    axes[1].set_yscale("log")
+    axes[0].legend()
+    caption = ("Inhibitory circuit variants trained with noise, beside the plain network at "
+               f"the same σ.\n{S.describe(plan, _runs(plan, 'inhibition'))}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f14_dead(plan, fig_id, title):
+    df = _final(plan, "sigma_sweep")
+    metrics = ["frac_active_clean", "frac_active_living", "frac_dead"]
+    table = S.summarise(df, ["sigma"], metrics)
+    fig, axes = S.panels(2)
+    names = {"frac_active_clean": "all neurons", "frac_active_living": "living neurons only",
+             "frac_dead": "dead neurons (share of all)"}
+    for i, m in enumerate(metrics):
+        S.curve(axes[0], table["sigma"], table[f"{m}_mean"], table[f"{m}_min"],
+                table[f"{m}_max"], colour=S.CATEGORICAL[i], label=names[m])
+    S.sigma_axis(axes[0])
+    axes[0].set_ylabel("fraction")
+    axes[0].set_title(f"fraction active, {S.CLEAN}")
+    axes[0].legend()
+    ratio = table["frac_active_living_mean"] / table["frac_active_living_mean"].iloc[0]
+    ratio_all = table["frac_active_clean_mean"] / table["frac_active_clean_mean"].iloc[0]
+    axes[1].plot(table["sigma"], ratio_all, "o-", label="all neurons")
+    axes[1].plot(table["sigma"], ratio, "s-", label="living neurons only")
+    S.sigma_axis(axes[1])
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("fraction active relative to σ = 0")
+    axes[1].set_title("sparsity that is not dead neurons")
+    axes[1].legend()
+    table["living_relative_to_sigma0"] = ratio
+    caption = ("Dead neurons (summed activation over a full pass of the training data < 1e-5) "
+               "vs sparsity among the living: if the fall in fraction active were only dead "
+               f"neurons, the living curve would stay flat.\n{S.describe(plan, plan.studies['sigma_sweep'])}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def _optimiser_label(r) -> str:
+    if r["optimizer"] == "adam":
+        return f"Adam lr {r['lr']:g}"
+    mom = f", momentum {r['momentum']:g}" if r["momentum"] else ""
+    bias = f", bias lr {r['bias_lr']:g}" if pd.notna(r["bias_lr"]) else ""
+    return f"SGD lr {r['lr']:g}{bias}{mom}"
+
+
+def f15_optimisers(plan, fig_id, title):
+    opt = _final(plan, "optimisers")
+    opt["variant"] = opt.apply(_optimiser_label, axis=1)
+    t1 = S.summarise(opt, ["variant", "sigma"], ["frac_active_clean", "loss_clean"])
+    lr = _final(plan, "learning_rates")
+    t2 = S.summarise(lr, ["sigma", "lr"], ["frac_active_clean", "loss_clean"])
+    fig, axes = S.panels(3)
+    S.sigma_curves(axes[0], t1, "variant", "frac_active_clean")
+    axes[0].set_ylabel(S.ACTIVE_LABEL)
+    axes[0].set_title(f"optimisers, {S.CLEAN}")
+    axes[0].legend()
+    S.sigma_curves(axes[1], t1, "variant", "loss_clean")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("loss on clean held-out inputs")
+    axes[1].set_title("optimisers, loss")
+    colours = S.sigma_colours(t2["sigma"])
+    for s, g in t2.groupby("sigma"):
+        g = g.sort_values("lr")
+        S.curve(axes[2], g["lr"], g["frac_active_clean_mean"], g["frac_active_clean_min"],
+                g["frac_active_clean_max"], colour=colours[s], label=f"σ={s:g}")
+    axes[2].set_xscale("log")
+    axes[2].set_xlabel("Adam learning rate")
+    axes[2].set_ylabel(S.ACTIVE_LABEL)
+    axes[2].set_title("learning-rate sweep")
+    axes[2].legend()
+    table = pd.concat([t1.assign(panel="optimisers"), t2.assign(panel="learning_rates")],
+                      ignore_index=True)
+    caption = ("SGD and SGD with momentum (biases at their own learning rate) vs σ, and an "
+               "Adam learning-rate sweep at fixed σ; runs that diverged are marked x."
+               f"\n{S.describe(plan, _runs(plan, 'optimisers', 'learning_rates'))}.")
+    return S.save(fig_id, fig, table, plan, title, caption)

@@ -1,0 +1,147 @@
+"""One look for every figure, and one way to save a figure with its data table.
+
+Every figure is drawn from a pandas table computed from run results; `save` writes the
+PNG and PDF beside that table as CSV and Markdown, with a caption naming the profile, data
+and scale that made it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .. import paths  # noqa: E402
+
+plt.rcParams.update({
+    "figure.dpi": 150, "savefig.dpi": 150, "font.size": 8.5, "axes.titlesize": 9,
+    "axes.labelsize": 8.5, "legend.fontsize": 7, "legend.frameon": False,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+    "grid.alpha": 0.25, "lines.linewidth": 1.4, "lines.markersize": 3.5,
+})
+
+SIGMA_LABEL = "input noise σ (std, in pixel/feature units)"
+ACTIVE_LABEL = "fraction of neurons active"
+CLEAN = "clean held-out inputs"
+NOISY = "noisy inputs (paper convention)"
+CATEGORICAL = plt.get_cmap("tab10").colors
+
+
+def sigma_colours(sigmas) -> dict[float, tuple]:
+    """A colour per noise level, ordered dark (no noise) to bright (most noise)."""
+    sigmas = sorted(set(float(s) for s in sigmas))
+    cmap = plt.get_cmap("viridis")
+    return {s: cmap(i / max(len(sigmas) - 1, 1) * 0.92) for i, s in enumerate(sigmas)}
+
+
+def panels(n: int, nrows: int = 1, w: float = 3.2, h: float = 2.6, **kw):
+    fig, axes = plt.subplots(nrows, int(np.ceil(n / nrows)), figsize=(w * np.ceil(n / nrows),
+                             h * nrows + 0.45), squeeze=False, **kw)
+    return fig, axes.ravel()
+
+
+def sigma_axis(ax, label: bool = True) -> None:
+    """σ on a symmetric-log axis so σ = 0 sits on the plot beside 0.05 ... 10."""
+    ax.set_xscale("symlog", linthresh=0.05, linscale=0.4)
+    ax.set_xlim(left=-0.005)
+    if label:
+        ax.set_xlabel(SIGMA_LABEL)
+
+
+def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Mean, min and max over seeds of each metric per group; runs that diverged are counted,
+    not averaged."""
+    ok = df[df["status"] == "ok"]
+    g = ok.groupby(by, dropna=False)[metrics]
+    out = g.mean().add_suffix("_mean").join(g.min().add_suffix("_min")).join(
+        g.max().add_suffix("_max"))
+    out["seeds"] = ok.groupby(by, dropna=False).size()
+    out = out.reset_index()
+    div = df[df["status"] != "ok"].groupby(by, dropna=False).size().rename("diverged")
+    out = out.merge(div.reset_index(), on=by, how="outer") if len(div) else out.assign(diverged=0)
+    out["diverged"] = out["diverged"].fillna(0).astype(int)
+    out["seeds"] = out["seeds"].fillna(0).astype(int)
+    return out.sort_values(by).reset_index(drop=True)
+
+
+def curve(ax, x, mean, lo=None, hi=None, colour=None, label=None, marker="o", ls="-"):
+    """A line with a shaded min-max band over seeds (when there is more than one)."""
+    x, mean = np.asarray(x, float), np.asarray(mean, float)
+    line, = ax.plot(x, mean, marker=marker, ls=ls, color=colour, label=label)
+    if lo is not None and hi is not None and not np.allclose(lo, hi, equal_nan=True):
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+    return line
+
+
+def sigma_curves(ax, table: pd.DataFrame, by: str | None, metric: str, colours=None,
+                 fmt=str, ls="-", marker="o", suffix="") -> None:
+    """One curve per value of `by` (or a single curve) of `metric` vs σ from a summary table."""
+    groups = table.groupby(by, sort=False) if by else [(None, table)]
+    for i, (value, g) in enumerate(groups):
+        g = g.sort_values("sigma")
+        colour = (colours or {}).get(value, CATEGORICAL[i % 10])
+        curve(ax, g["sigma"], g[f"{metric}_mean"], g[f"{metric}_min"], g[f"{metric}_max"],
+              colour=colour, label=(fmt(value) if by else None) if not suffix
+              else f"{fmt(value)} {suffix}", ls=ls, marker=marker)
+        bad = g[g["seeds"] == 0]
+        if len(bad):  # every seed diverged at this sigma: mark it on the axis
+            ax.plot(bad["sigma"], np.zeros(len(bad)), "x", color=colour, ms=6)
+    sigma_axis(ax)
+
+
+def describe(plan, run_ids) -> str:
+    """Profile, data and scale of the runs behind a figure, for its caption."""
+    cfgs = [plan.runs[r] for r in run_ids if r in plan.runs]
+
+    def values(field):
+        vals = sorted({getattr(c, field) for c in cfgs}, key=str)
+        return ", ".join(str(v) for v in vals)
+
+    return (f"profile {plan.profile}; data {values('dataset')}; width {values('width')}; "
+            f"{values('steps')} steps of batch {values('batch_size')}; {len(cfgs)} runs")
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save(fig_id: str, fig, table: pd.DataFrame, plan, title: str, caption: str,
+         extra_tables: dict[str, pd.DataFrame] | None = None) -> list[str]:
+    """Write figures/<id>.png/.pdf and results/tables/<id>.csv/.md (plus any extra tables as
+    results/tables/<id>_<name>.csv, also included in the Markdown)."""
+    root = paths.root()
+    fig.suptitle(f"{fig_id}. {title}", fontsize=10, x=0.01, ha="left")
+    fig.text(0.01, 0.005, _wrap(caption, 190), fontsize=6.5, color="0.35", va="bottom")
+    fig.tight_layout(rect=(0, 0.045 + 0.02 * caption.count("\n"), 1, 0.97))
+    outs = paths.figure_files(fig_id)
+    png, pdf, csv, md = (root / o for o in outs[:4])
+    _atomic_write(png, lambda p: fig.savefig(p, format="png"))
+    _atomic_write(pdf, lambda p: fig.savefig(p, format="pdf"))
+    plt.close(fig)
+    _atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+    text = [f"# {fig_id}. {title}", "", caption, "", _markdown(table)]
+    for name, t in (extra_tables or {}).items():
+        _atomic_write(root / f"results/tables/{fig_id}_{name}.csv",
+                      lambda p, t=t: t.to_csv(p, index=False, float_format="%.6g"))
+        outs.append(f"results/tables/{fig_id}_{name}.csv")
+        text += ["", f"## {name}", "", _markdown(t)]
+    _atomic_write(md, lambda p: p.write_text("\n".join(text) + "\n"))
+    return outs
+
+
+def _markdown(t: pd.DataFrame) -> str:
+    return t.to_markdown(index=False, floatfmt=".4g")
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))

@@ -1,0 +1,41 @@
+"""F18: every reference number of the spec beside ours, and a computed verdict per claim."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..replication import load_reference, reference_table, verdicts
+from . import style as S
+
+
+def f18_replication(plan, fig_id, title):
+    table = reference_table(plan)
+    verdict = verdicts(plan)
+    curves = list(dict.fromkeys(table["curve"]))
+    fig, axes = S.panels(len(curves), nrows=int(np.ceil(len(curves) / 5)), w=2.5, h=2.0,
+                         sharey=True)
+    for ax, name in zip(axes, curves):
+        t = table[table["curve"] == name]
+        ax.plot(t["sigma"], t["paper_noisy_inputs"], "^:", color="0.4", label="paper (noisy)")
+        ax.plot(t["sigma"], t["ours_noisy_inputs"], "s--", color=S.CATEGORICAL[1],
+                label="ours (noisy)")
+        ax.plot(t["sigma"], t["ours_clean_inputs"], "o-", color=S.CATEGORICAL[0],
+                label="ours (clean held-out)")
+        S.sigma_axis(ax, label=False)
+        ax.set_title(t["label"].iloc[0], fontsize=6.5)
+        if t["ours_clean_inputs"].isna().all():
+            ax.text(0.5, 0.5, "not in this\nprofile's grid", transform=ax.transAxes,
+                    ha="center", color="0.4", fontsize=7)
+    for ax in axes[len(curves):]:
+        ax.axis("off")
+    axes[0].set_ylabel(S.ACTIVE_LABEL)
+    axes[0].legend(fontsize=5.5)
+    counts = verdict["verdict"].value_counts().to_dict()
+    ref = load_reference()
+    caption = ("Paper reference numbers (config/reference.yaml; " + ref["measured_on"] +
+               ") beside this workflow's, measured both the paper's way and on clean held-out "
+               "inputs. Verdicts per claim: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+               + (". Settings differ from the paper's outside the paper profile (see "
+                  "our_setting)." if plan.profile != "paper" else ".")
+               + f"\n{S.describe(plan, plan.figures[fig_id]['runs'])}.")
+    return S.save(fig_id, fig, table, plan, title, caption, {"verdicts": verdict})

@@ -1,0 +1,251 @@
+"""Figures that look inside trained networks: F7 (bias and weight-norm synchronisation),
+F10 (receptive fields), F13 (pre-activation distributions), F16 (reconstructions), and F17
+(data norm vs noise norm)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data import load as load_data
+from ..noise import sample
+from ..results import load_final, load_history, load_model
+from . import style as S
+
+N_SHOWN = 8  # receptive fields per row
+
+
+def _seed0(plan, study: str) -> pd.DataFrame:
+    """One run per σ (the lowest seed), the ones whose weights a figure shows."""
+    df = load_final(plan.studies[study])
+    df = df[df["status"] == "ok"].sort_values(["sigma", "seed"])
+    return df.groupby("sigma", as_index=False).first()
+
+
+def f7_synchronisation(plan, fig_id, title):
+    runs = _seed0(plan, "sigma_sweep")
+    colours = S.sigma_colours(runs["sigma"])
+    rows = []
+    fig, axes = S.panels(4, nrows=2, w=3.4, h=2.4)
+    for _, r in runs.iterrows():
+        _, net = load_model(r["run_id"])
+        b = net.hidden_bias()[0].detach().numpy()
+        w = net.w1[0].detach().norm(dim=-1).numpy()
+        c = colours[r["sigma"]]
+        axes[0].hist(b, bins=40, histtype="step", color=c, label=f"σ={r['sigma']:g}",
+                     density=True)
+        axes[1].hist(w, bins=40, histtype="step", color=c, density=True)
+        rows += [{"sigma": r["sigma"], "run_id": r["run_id"], "neuron": i, "bias": bi,
+                  "weight_norm": wi} for i, (bi, wi) in enumerate(zip(b, w))]
+    axes[0].set_xlabel("hidden bias")
+    axes[0].set_title("biases at the end of training")
+    axes[1].set_xlabel("encoder row L2 norm")
+    axes[1].set_title("encoder weight norms at the end")
+    for ax in axes[:2]:
+        ax.set_ylabel("density")
+    axes[0].legend(ncol=2)
+    hist = load_history(list(runs["run_id"]))
+    for s, g in hist.groupby("sigma"):
+        axes[2].plot(g["epoch"], g["bias_std"], color=colours[s], label=f"σ={s:g}")
+        axes[3].plot(g["epoch"], g["wnorm_cv"], color=colours[s])
+    axes[2].set_ylabel("std of biases across neurons")
+    axes[2].set_title("bias spread over training")
+    axes[3].set_ylabel("coefficient of variation of norms")
+    axes[3].set_title("weight-norm spread over training")
+    for ax in axes[2:]:
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+    table = pd.DataFrame(rows)
+    spread = hist[["sigma", "step", "epoch", "bias_mean", "bias_std", "bias_frac_negative",
+                   "wnorm_mean", "wnorm_cv"]]
+    caption = ("Top: histograms over neurons of the hidden biases and encoder weight-row norms "
+               "at the end of training (seed 0 per σ). Bottom: their spread over training; "
+               "with noise, the biases converge to one negative value and the norms to one "
+               f"value.\n{S.describe(plan, list(runs['run_id']))}.")
+    return S.save(fig_id, fig, table, plan, title, caption, {"spread": spread})
+
+
+def _tiles(w: np.ndarray, shape) -> np.ndarray:
+    """Encoder rows -> one image strip, each filter scaled to its own max |w|."""
+    c, h, wd = shape
+    imgs = w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1)
+    imgs = imgs / (np.abs(imgs).max(axis=(1, 2, 3), keepdims=True) + 1e-12)
+    imgs = imgs * 0.5 + 0.5
+    pad = np.ones((h, 1, c))
+    return np.concatenate([np.concatenate([im, pad], 1) for im in imgs], 1)[..., :c]
+
+
+def _show(ax, strip):
+    ax.imshow(strip.squeeze(-1) if strip.shape[-1] == 1 else strip.clip(0, 1),
+              cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def f10_receptive_fields(plan, fig_id, title):
+    models = []
+    for _, r in _seed0(plan, "receptive_fields").iterrows():
+        models.append((f"noise σ={r['sigma']:g}", r["run_id"], r["sigma"]))
+    for study, label in (("l1_pixels", "L1 λ={:g}"), ("topk_pixels", "Top-K k={}")):
+        if study in plan.studies:
+            df = load_final(plan.studies[study])
+            for _, r in df[df["status"] == "ok"].iterrows():
+                models.append((label.format(r["l1"] if study == "l1_pixels" else r["topk"]) +
+                               ", no noise", r["run_id"], r["sigma"]))
+    rows = []
+    fig, axes = S.panels(2 * len(models), nrows=len(models), w=3.6, h=0.75)
+    axes = axes.reshape(len(models), 2)
+    for i, (label, rid, sigma) in enumerate(models):
+        cfg, net = load_model(rid)
+        data = load_data(cfg.dataset)
+        shape = data["meta"]["shape"]
+        w = net.encoder_weight()[0].detach().numpy()
+        rng = np.random.default_rng(0)
+        rand = rng.choice(w.shape[0], size=min(N_SHOWN, w.shape[0]), replace=False)
+        # The neurons most activated by one training image, with the run's own noise on it.
+        x = data["x_train"][:1]
+        g = torch.Generator().manual_seed(0)
+        xn = x + sample(cfg.noise, sigma, x.shape, generator=g)
+        with torch.no_grad():
+            _, z = net.encode(xn)
+        z = z[0, 0].numpy()
+        top = np.argsort(-z)[:N_SHOWN]
+        top = top[z[top] > 0]
+        _show(axes[i, 0], _tiles(w[rand], shape))
+        axes[i, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+        if len(top):
+            _show(axes[i, 1], _tiles(w[top], shape))
+        else:
+            axes[i, 1].axis("off")
+        axes[i, 1].set_title(f"{int((z > 0).sum())} of {len(z)} active", fontsize=6.5,
+                             loc="right", pad=1)
+        for kind, idx in (("random", rand), ("most_active", top)):
+            rows += [{"model": label, "run_id": rid, "kind": kind, "rank": j, "neuron": int(n),
+                      "activation": float(z[n])} for j, n in enumerate(idx)]
+    axes[0, 0].set_title("random neurons", fontsize=8)
+    axes[0, 1].set_title("most active for one noisy training image, sorted", fontsize=8,
+                         loc="left")
+    runs = [m[1] for m in models]
+    caption = ("Encoder rows (receptive fields) reshaped to the image, each scaled to its own "
+               "range (grey = 0). Left: random neurons; right: the neurons most activated by "
+               "one training image with the model's training noise added, and how many are "
+               f"active for it.\n{S.describe(plan, runs)}.")
+    return S.save(fig_id, fig, pd.DataFrame(rows), plan, title, caption)
+
+
+def f13_preactivations(plan, fig_id, title):
+    runs = _seed0(plan, "sigma_sweep")
+    colours = S.sigma_colours(runs["sigma"])
+    rows = []
+    fig, axes = S.panels(3)
+    for _, r in runs.iterrows():
+        cfg, net = load_model(r["run_id"])
+        x = load_data(cfg.dataset)["x_test"][: cfg.eval_size]
+        with torch.no_grad():
+            pre = net.encode(x)[0][0]  # [B, N], clean inputs
+        p = pre.numpy()
+        c = colours[r["sigma"]]
+        lab = f"σ={r['sigma']:g}"
+        axes[0].hist(p.ravel(), bins=120, histtype="step", density=True, color=c, label=lab)
+        axes[1].hist(p.mean(0), bins=40, histtype="step", density=True, color=c)
+        pos = p[p > 0]
+        q = np.quantile(p, [0.01, 0.25, 0.5, 0.75, 0.99])
+        rows.append({"sigma": r["sigma"], "run_id": r["run_id"], "mean": p.mean(), "std": p.std(),
+                     "frac_positive": (p > 0).mean(), "mean_positive": pos.mean() if pos.size
+                     else np.nan, "q01": q[0], "q25": q[1], "median": q[2], "q75": q[3],
+                     "q99": q[4]})
+    table = pd.DataFrame(rows)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("pre-activation W x + b")
+    axes[0].set_ylabel("density")
+    axes[0].set_title("all neurons x inputs")
+    axes[0].legend(ncol=2)
+    axes[1].set_xlabel("mean pre-activation of a neuron")
+    axes[1].set_ylabel("density")
+    axes[1].set_title("per neuron, across inputs")
+    S.curve(axes[2], table["sigma"], table["median"], table["q25"], table["q75"],
+            label="median (band: quartiles)")
+    axes[2].plot(table["sigma"], table["mean_positive"], "s--", label="mean of positive part")
+    S.sigma_axis(axes[2])
+    axes[2].set_ylabel("pre-activation")
+    axes[2].set_title("margin and sparsity terms")
+    axes[2].legend()
+    caption = ("Pre-activations on clean held-out inputs per σ (seed 0): noise pushes most of "
+               "the mass below zero (sparsity) while the positive part moves away from the "
+               f"threshold (margin).\n{S.describe(plan, list(runs['run_id']))}.")
+    return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def f16_reconstructions(plan, fig_id, title):
+    runs = _seed0(plan, "receptive_fields")
+    n_img = 6
+    fig, axes = S.panels(3 * len(runs), nrows=len(runs), w=2.6, h=0.9)
+    axes = axes.reshape(len(runs), 3)
+    rows = []
+    for i, (_, r) in enumerate(runs.iterrows()):
+        cfg, net = load_model(r["run_id"])
+        data = load_data(cfg.dataset)
+        shape = data["meta"]["shape"]
+        x = data["x_test"][:n_img]
+        g = torch.Generator().manual_seed(0)
+        xn = x + sample(cfg.noise, cfg.sigma, x.shape, generator=g)
+        with torch.no_grad():
+            _, z, y = net(xn)
+            _, zc, yc = net(x)
+        lo, hi = float(x.min()), float(x.max())  # one scale: the clean images'
+        for ax, im, name in zip(axes[i], (x, xn, y[0]), ("clean", "noisy input",
+                                                           "reconstruction of noisy")):
+            strip = _image_strip(im.numpy(), shape, lo, hi)
+            _show(ax, strip)
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+        axes[i, 0].set_ylabel(f"σ={r['sigma']:g}", rotation=0, ha="right", va="center")
+        rows += [{"sigma": r["sigma"], "run_id": r["run_id"], "image": j,
+                  "mse_noisy_input": float(((y[0, j] - x[j]) ** 2).mean()),
+                  "mse_clean_input": float(((yc[0, j] - x[j]) ** 2).mean()),
+                  "active_noisy": int((z[0, j] > 0).sum()), "active_clean": int((zc[0, j] > 0).sum())}
+                 for j in range(n_img)]
+    caption = ("Held-out patches: clean, with the model's training noise added, and the "
+               "model's reconstruction from the noisy version; all on the clean images' "
+               f"intensity scale.\n{S.describe(plan, list(runs['run_id']))}.")
+    return S.save(fig_id, fig, pd.DataFrame(rows), plan, title, caption)
+
+
+def _image_strip(x: np.ndarray, shape, lo, hi) -> np.ndarray:
+    c, h, w = shape
+    imgs = ((x.reshape(-1, c, h, w).transpose(0, 2, 3, 1) - lo) / (hi - lo + 1e-12)).clip(0, 1)
+    pad = np.ones((h, 1, c))
+    return np.concatenate([np.concatenate([im, pad], 1) for im in imgs], 1)
+
+
+def f17_norms(plan, fig_id, title):
+    sweep_sigmas = sorted({c.sigma for c in plan.runs.values() if c.arch == "mlp"})
+    sigmas = [s for s in sweep_sigmas if s > 0]
+    datasets = sorted({plan.runs[r].dataset for r in plan.figures[fig_id]["runs"]})
+    colours = S.sigma_colours(sigmas)
+    rows = []
+    fig, axes = S.panels(len(datasets), w=3.0)
+    for ax, name in zip(axes, datasets):
+        x = load_data(name)["x_test"]
+        norms = x.norm(dim=1).numpy()
+        ax.hist(norms, bins=40, color="0.6", density=True, label="data ‖x‖")
+        g = torch.Generator().manual_seed(0)
+        for s in sigmas:
+            nn_ = sample("gaussian", s, x.shape, generator=g).norm(dim=1).numpy()
+            ax.axvline(nn_.mean(), color=colours[s], lw=1.2, label=f"noise σ={s:g}")
+            rows.append({"dataset": name, "dim": x.shape[1], "sigma": s,
+                         "data_norm_median": float(np.median(norms)),
+                         "data_norm_mean": float(norms.mean()),
+                         "noise_norm_mean": float(nn_.mean()),
+                         "noise_to_data": float(nn_.mean() / np.median(norms))})
+        ax.set_xscale("log")
+        ax.set_xlabel("per-example L2 norm")
+        ax.set_title(f"{name} ({x.shape[1]} dims)")
+    axes[0].set_ylabel("density")
+    axes[0].legend(ncol=2)
+    caption = ("Per-example L2 norm of the held-out data (histogram) vs the mean norm of "
+               "Gaussian noise at each σ (lines): above a dataset's norm, the noise dominates "
+               f"the input.\n{S.describe(plan, plan.figures[fig_id]['runs'])}.")
+    return S.save(fig_id, fig, pd.DataFrame(rows), plan, title, caption)
