@@ -7,6 +7,7 @@ from noisesparse import paths
 from noisesparse.registry import build_plan
 
 configfile: "params.yaml"
+report: "workflow/report/workflow.rst"
 
 PROFILE = config["profile"]
 PLAN = build_plan(PROFILE)

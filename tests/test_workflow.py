@@ -106,6 +106,13 @@ def test_smoke_profile_through_snakemake(tmp_path):
     _check_outputs(root)
     again = _run([str(BIN / "snakemake"), "-n", "--cores", "2"], root)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # One HTML report with every figure, its table and the registry's caption.
+    _run([str(BIN / "snakemake"), "--report", "report.html", "--cores", "1"], root)
+    html = (root / "report.html").read_text()
+    plan = build_plan("smoke")
+    for fig in plan.figures:
+        assert f"{fig}.png" in html, fig
+    assert "Made by profile smoke" in html
 
 
 @pytest.mark.integration

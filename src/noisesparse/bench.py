@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .config import make_run_config
-from .train import GroupTrainer
+from .train import GroupTrainer, set_precision
 
 
 def device_name(dev: torch.device) -> str:
@@ -53,11 +53,12 @@ def _data(n: int, d: int, dev) -> dict:
             "meta": {"name": "bench", "n_classes": 0}}
 
 
-def ours(members: int, d: int, width: int, batch: int, n: int, steps: int, warmup: int, dev):
+def ours(members: int, d: int, width: int, batch: int, n: int, steps: int, warmup: int, dev,
+         precision: str = "tf32"):
     cfgs = [make_run_config({"dataset": "bench", "width": width, "batch_size": batch,
                              "sigma": 0.1 * (k + 1), "seed": k, "steps": 10**9,
                              "log_every": 10**9}) for k in range(members)]
-    tr = GroupTrainer(cfgs, _data(n, d, dev), dev)
+    tr = GroupTrainer(cfgs, _data(n, d, dev), dev, precision)
     state = {"step": 0}
 
     def step():
@@ -110,17 +111,18 @@ def matmuls_only(d: int, width: int, batch: int, steps: int, warmup: int, dev):
 
 def run(d: int = 256, width: int = 10_000, batch: int = 1024, n: int = 50_000,
         steps: int = 10, warmup: int = 2, members=(1, 2, 4, 8, 16), device: str = "auto",
-        out_dir: str = "benchmarks") -> list[dict]:
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+        out_dir: str = "benchmarks", precision: str = "tf32") -> list[dict]:
+    dev = _device(device)
+    set_precision(precision, dev)  # for all three timings alike
     name = device_name(dev)
-    shape = dict(device=name, in_dim=d, width=width, batch=batch)
+    shape = dict(device=name, precision=precision, in_dim=d, width=width, batch=batch)
     rows = []
-    t_mm = matmuls_only(d, width, batch, steps, warmup, dev)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        t_mm = matmuls_only(d, width, batch, steps, warmup, dev)
     t_ref = reference(d, width, batch, n, steps, warmup, dev)
     t_one = None
     for k in members:
-        t = ours(k, d, width, batch, n, steps, warmup, dev)
+        t = ours(k, d, width, batch, n, steps, warmup, dev, precision)
         t_one = t if k == 1 else t_one
         rows.append({**shape, "what": "ours", "members": k, "ms_per_step": 1e3 * t,
                      "vs_one_member": t / t_one if t_one else float("nan"),
@@ -132,8 +134,8 @@ def run(d: int = 256, width: int = 10_000, batch: int = 1024, n: int = 50_000,
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     stamp = datetime.date.today().isoformat()
     safe = "".join(ch if ch.isalnum() else "_" for ch in name)
-    path = Path(out_dir) / f"bench_{safe}_{d}x{width}_{stamp}.csv"
-    fields = ["device", "in_dim", "width", "batch", "what", "members", "ms_per_step",
+    path = Path(out_dir) / f"bench_{safe}_{d}x{width}_{precision}_{stamp}.csv"
+    fields = ["device", "precision", "in_dim", "width", "batch", "what", "members", "ms_per_step",
               "vs_one_member", "vs_matmuls", "speedup_vs_reference"]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
@@ -145,5 +147,53 @@ def run(d: int = 256, width: int = 10_000, batch: int = 1024, n: int = 50_000,
               f"x{r.get('vs_matmuls', float('nan')):.2f} of matmul time"
               + (f"  {r['speedup_vs_reference']:.1f}x reference throughput"
                  if "speedup_vs_reference" in r else ""))
+    print(f"wrote {path}")
+    return rows
+
+
+def _device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def precision_check(device: str = "auto", steps: int = 2000, sigmas=(0.0, 0.3, 0.8, 1.5),
+                    width: int = 512, dataset: str = "natural_grey12",
+                    precisions=("fp32", "tf32", "bf16"), out_dir: str = "benchmarks") -> list[dict]:
+    """Does the matmul precision change the science? The same short σ sweep (same seeds,
+    same data) in each precision: final fraction active and loss side by side."""
+    import tempfile
+
+    from .data import build, load
+    dev = _device(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = load(dataset, build(dataset, out=f"{tmp}/{dataset}.pt"))
+    cfgs = [make_run_config({"dataset": dataset, "width": width, "sigma": s, "steps": steps,
+                             "batch_size": 256, "log_every": steps, "eval_size": 1024})
+            for s in sigmas]
+    rows = []
+    for prec in precisions:
+        tr = GroupTrainer(cfgs, data, dev, prec)
+        tr.fit(progress=False)
+        final = {k: v.float().cpu() for k, v in tr.final_metrics().items()}
+        for i, c in enumerate(cfgs):
+            rows.append({"device": device_name(dev), "precision": prec, "sigma": c.sigma,
+                         "steps": steps, "width": width, "dataset": dataset,
+                         "frac_active_clean": float(final["frac_active_clean"][i]),
+                         "loss_clean": float(final["loss_clean"][i]),
+                         "steps_per_s": tr.steps_per_s})
+    set_precision("tf32", dev)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() else "_" for ch in device_name(dev))
+    path = Path(out_dir) / f"precision_{safe}_{datetime.date.today().isoformat()}.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{'sigma':>6} " + " ".join(f"{p + ' active':>12} {p + ' loss':>11}" for p in precisions))
+    for s in sigmas:
+        r = {x["precision"]: x for x in rows if x["sigma"] == s}
+        print(f"{s:6g} " + " ".join(f"{r[p]['frac_active_clean']:12.4f} {r[p]['loss_clean']:11.5f}"
+                                    for p in precisions))
     print(f"wrote {path}")
     return rows

@@ -111,7 +111,8 @@ def cmd_train(args):
     data = load(configs[0].dataset)
     train_group(configs, data, [paths.run_dir(c.run_id) for c in configs],
                 ckpt_path=paths.partial_ckpt(args.group),
-                device=args.device or plan.device, progress=not args.no_progress)
+                device=args.device or plan.device, progress=not args.no_progress,
+                precision=args.precision or plan.precision)
 
 
 def cmd_figure(args):
@@ -131,8 +132,13 @@ def cmd_bench(args):
     from .bench import run
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.precision_check:
+        from .bench import precision_check
+        precision_check(device=args.device, steps=args.check_steps, out_dir=args.out)
+        return
     run(d=args.in_dim, width=args.width, batch=args.batch, steps=args.steps,
-        members=tuple(args.members), device=args.device, out_dir=args.out)
+        members=tuple(args.members), device=args.device, out_dir=args.out,
+        precision=args.precision)
 
 
 def main(argv=None):
@@ -163,6 +169,8 @@ def main(argv=None):
     p.add_argument("--group", required=True)
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (default: profile's)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
+    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
+                   help="GPU matmul precision (default: the profile's, tf32)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(fn=cmd_train)
     p = with_profile(sub.add_parser("figure", help="draw one figure and write its table"))
@@ -177,6 +185,11 @@ def main(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="benchmarks", help="folder for the CSV")
+    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="tf32")
+    p.add_argument("--precision-check", action="store_true",
+                   help="instead: train a short σ sweep in fp32, tf32 and bf16 and compare "
+                        "fraction active and loss side by side")
+    p.add_argument("--check-steps", type=int, default=2000)
     p.set_defaults(fn=cmd_bench)
     args = ap.parse_args(argv)
     if getattr(args, "profile", "x") is None:

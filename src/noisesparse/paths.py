@@ -28,6 +28,7 @@ def partial_ckpt(group_id: str) -> str:
     return f"results/partial/{group_id}.pt"
 
 
-def figure_files(fig: str) -> list[str]:
+def figure_files(fig: str, tables=()) -> list[str]:
+    """PNG, PDF, the figure's data (CSV, Markdown), then any further tables it declares."""
     return [f"figures/{fig}.png", f"figures/{fig}.pdf", f"results/tables/{fig}.csv",
-            f"results/tables/{fig}.md"]
+            f"results/tables/{fig}.md"] + [f"results/tables/{fig}_{t}.csv" for t in tables]

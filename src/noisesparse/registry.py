@@ -21,9 +21,10 @@ from .config import RunConfig, check_keys, make_run_config
 from .data import dataset_spec
 from .errors import ConfigError
 
-PROFILE_KEYS = {"description", "device", "max_members", "vars", "run_defaults", "studies"}
+PROFILE_KEYS = {"description", "device", "precision", "max_members", "vars", "run_defaults",
+                "studies"}
 STUDY_KEYS = {"description", "base", "variants", "grid"}
-FIGURE_KEYS = {"title", "studies"}
+FIGURE_KEYS = {"title", "studies", "tables"}
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Plan:
     profile: str
     description: str
     device: str
+    precision: str = "tf32"
     runs: dict[str, RunConfig] = field(default_factory=dict)
     studies: dict[str, list[str]] = field(default_factory=dict)
     study_info: dict[str, str] = field(default_factory=dict)
@@ -46,6 +48,22 @@ class Plan:
             if run_id in members:
                 return gid
         raise KeyError(run_id)
+
+    def describe(self, run_ids) -> str:
+        """Profile, data and scale of some runs, for a caption."""
+        cfgs = [self.runs[r] for r in run_ids if r in self.runs]
+
+        def values(field):
+            return ", ".join(str(v) for v in sorted({getattr(c, field) for c in cfgs}, key=str))
+
+        return (f"profile {self.profile}; data {values('dataset')}; width {values('width')}; "
+                f"{values('steps')} steps of batch {values('batch_size')}; {len(cfgs)} runs")
+
+    def caption(self, fig: str) -> str:
+        """A figure's caption for the report: what it shows and what made it."""
+        info = self.figures[fig]
+        studies = "; ".join(f"{s}: {self.study_info[s]}" for s in info["studies"])
+        return f"{fig}. {info['title']}. Studies: {studies}. Made by {self.describe(info['runs'])}."
 
     def to_dict(self) -> dict:
         return {
@@ -146,7 +164,8 @@ def build_plan(profile: str) -> Plan:
     max_members = prof.get("max_members", 8)
     if not isinstance(max_members, int) or max_members < 1:
         raise ConfigError(f"profile {profile}: max_members must be a positive integer")
-    plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"))
+    plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"),
+                prof.get("precision", "tf32"))
 
     for name, study in studies.items():
         check_keys(study, STUDY_KEYS, f"study {name}")
@@ -178,6 +197,8 @@ def build_plan(profile: str) -> Plan:
         if missing:
             raise ConfigError(f"figure {fig} needs unknown studies {missing}")
         runs = list(dict.fromkeys(r for s in info["studies"] for r in plan.studies[s]))
+        tables = info.get("tables") or []
         plan.figures[fig] = {"title": info.get("title", fig), "studies": info["studies"],
-                             "runs": runs, "outputs": paths.figure_files(fig)}
+                             "runs": runs, "tables": tables,
+                             "outputs": paths.figure_files(fig, tables)}
     return plan

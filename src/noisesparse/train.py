@@ -38,6 +38,20 @@ def check_group(configs: list[RunConfig]) -> None:
                           + ", ".join(MEMBER_FIELDS))
 
 
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def set_precision(precision: str, device: torch.device) -> str:
+    """fp32: exact float32 matmuls; tf32 (default): TensorFloat-32 matmuls on GPUs that have
+    them (no effect on CPU); bf16: also autocast the forward pass to bfloat16."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = precision != "fp32"
+        torch.backends.cudnn.allow_tf32 = precision != "fp32"
+    return precision
+
+
 def _atomic_save(obj, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,9 +74,11 @@ def _jsonable(v):
 class GroupTrainer:
     """Trains configs (one ensemble) on a processed dataset dict."""
 
-    def __init__(self, configs: list[RunConfig], data: dict, device: torch.device):
+    def __init__(self, configs: list[RunConfig], data: dict, device: torch.device,
+                 precision: str = "tf32"):
         check_group(configs)
         self.configs, self.c0, self.device = configs, configs[0], device
+        self.precision = set_precision(precision, device)
         c0 = self.c0
         self.x = data["x_train"].to(device)
         self.x_test = data["x_test"].to(device)
@@ -133,7 +149,10 @@ class GroupTrainer:
         noise = [N.sample(c0.noise, sig[k], xb.shape[1:], g, self.device) if noisy
                  else torch.zeros(xb.shape[1:], device=self.device)
                  for k, (g, noisy) in enumerate(zip(self.g_noise, self.noisy))]
-        pre, z, out = model(xb + torch.stack(noise))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            pre, z, out = model(xb + torch.stack(noise))
+        out, z = out.float(), z.float()
         if c0.task == "reconstruction":
             loss = M.mse(out, xb)  # against the CLEAN input: a denoising autoencoder
         else:
@@ -264,7 +283,8 @@ class GroupTrainer:
                 "diverged_at_step": self.diverged_at[k], "config": cfg.to_dict(),
                 "final": {name: (None if status == "diverged" else _jsonable(v[k]))
                           for name, v in final.items()},
-                "train": {"device": str(self.device), "members": len(self.configs),
+                "train": {"device": str(self.device), "precision": self.precision,
+                          "members": len(self.configs),
                           "steps": self.step, "wall_s": round(self.wall_s, 2),
                           "steps_per_s": round(self.steps_per_s, 2)},
             }
@@ -285,7 +305,8 @@ def _fmt(v):
 
 def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
                 ckpt_path: str | None = None, device: str = "auto",
-                progress: bool = True, ckpt_every_s: float = 120.0) -> list[dict]:
+                progress: bool = True, ckpt_every_s: float = 120.0,
+                precision: str = "tf32") -> list[dict]:
     """Train an ensemble to completion and write each run's results; returns the records."""
     lease = acquire(device)
     try:
@@ -294,7 +315,7 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
             partial = str(Path(ckpt_path).with_suffix("")) if ckpt_path else "results/partial/lm"
             return train_lm_group(configs, data, out_dirs, partial, lease.device, progress,
                                   ckpt_every_s)
-        trainer = GroupTrainer(configs, data, lease.device)
+        trainer = GroupTrainer(configs, data, lease.device, precision)
         trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
         records = trainer.write_results(out_dirs)
     finally:

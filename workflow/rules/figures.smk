@@ -1,17 +1,27 @@
-# Figures: each reads the results of the runs the registry says it needs.
-rule figure:
-    input:
-        lambda wc: [paths.run_dir(r) for r in PLAN.figures[wc.fig]["runs"]],
-    output:
-        png="figures/{fig}.png",
-        pdf="figures/{fig}.pdf",
-        csv="results/tables/{fig}.csv",
-        md="results/tables/{fig}.md",
-    wildcard_constraints:
-        fig="|".join(PLAN.figures),
-    params:
-        profile=PROFILE,
-    log:
-        "results/logs/figures/{fig}.log",
-    shell:
-        "noisesparse figure {wildcards.fig} --profile {params.profile} 2>&1 | tee {log}"
+# One rule per figure: it reads the results of the runs the registry says it needs and
+# writes PNG + PDF + its data (CSV + Markdown). PNGs and tables go into `snakemake --report`.
+for _fig, _info in PLAN.figures.items():
+
+    rule:
+        name:
+            f"figure_{_fig}"
+        input:
+            [paths.run_dir(r) for r in _info["runs"]],
+        output:
+            [
+                report(o, caption="../report/figure.rst", category="Figures",
+                       labels={"figure": _fig, "file": "figure"})
+                if o.endswith(".png") else
+                report(o, caption="../report/figure.rst", category="Tables",
+                       labels={"figure": _fig, "file": o.rsplit("/", 1)[1]})
+                if o.endswith(".csv") else o
+                for o in _info["outputs"]
+            ],
+        params:
+            fig=_fig,
+            profile=PROFILE,
+            caption=PLAN.caption(_fig),
+        log:
+            f"results/logs/figures/{_fig}.log",
+        shell:
+            "noisesparse figure {params.fig} --profile {params.profile} 2>&1 | tee {log}"

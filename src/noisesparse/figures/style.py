@@ -26,7 +26,7 @@ plt.rcParams.update({
     "grid.alpha": 0.25, "lines.linewidth": 1.4, "lines.markersize": 3.5,
 })
 
-SIGMA_LABEL = "input noise σ (std, in pixel/feature units)"
+SIGMA_LABEL = "noise σ (input units)"
 ACTIVE_LABEL = "fraction of neurons active"
 CLEAN = "clean held-out inputs"
 NOISY = "noisy inputs (paper convention)"
@@ -48,8 +48,14 @@ def panels(n: int, nrows: int = 1, w: float = 3.2, h: float = 2.6, **kw):
 
 def sigma_axis(ax, label: bool = True) -> None:
     """σ on a symmetric-log axis so σ = 0 sits on the plot beside 0.05 ... 10."""
+    from matplotlib.ticker import FormatStrFormatter, NullLocator
     ax.set_xscale("symlog", linthresh=0.05, linscale=0.4)
-    ax.set_xlim(left=-0.005)
+    x1 = ax.dataLim.x1
+    hi = max(x1 * 1.2 if np.isfinite(x1) else 0.0, 0.1)
+    ax.set_xticks([t for t in (0, 0.1, 0.3, 1, 3, 10, 30) if t <= hi * 1.05])
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(-0.01, hi)
     if label:
         ax.set_xlabel(SIGMA_LABEL)
 
@@ -96,15 +102,7 @@ def sigma_curves(ax, table: pd.DataFrame, by: str | None, metric: str, colours=N
 
 
 def describe(plan, run_ids) -> str:
-    """Profile, data and scale of the runs behind a figure, for its caption."""
-    cfgs = [plan.runs[r] for r in run_ids if r in plan.runs]
-
-    def values(field):
-        vals = sorted({getattr(c, field) for c in cfgs}, key=str)
-        return ", ".join(str(v) for v in vals)
-
-    return (f"profile {plan.profile}; data {values('dataset')}; width {values('width')}; "
-            f"{values('steps')} steps of batch {values('batch_size')}; {len(cfgs)} runs")
+    return plan.describe(run_ids)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -120,8 +118,15 @@ def save(fig_id: str, fig, table: pd.DataFrame, plan, title: str, caption: str,
     results/tables/<id>_<name>.csv, also included in the Markdown)."""
     root = paths.root()
     fig.suptitle(f"{fig_id}. {title}", fontsize=10, x=0.01, ha="left")
-    fig.text(0.01, 0.005, _wrap(caption, 190), fontsize=6.5, color="0.35", va="bottom")
-    fig.tight_layout(rect=(0, 0.045 + 0.02 * caption.count("\n"), 1, 0.97))
+    text = _wrap(caption, int(fig.get_figwidth() * 19))
+    fig.text(0.01, 0.005, text, fontsize=6.5, color="0.35", va="bottom")
+    # Leave room at the bottom for the caption's lines (about 0.13 inch each).
+    bottom = (text.count("\n") + 1) * 0.13 / fig.get_figheight() + 0.01
+    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.3 / fig.get_figheight()))
+    declared = plan.figures[fig_id].get("tables", [])
+    if sorted(extra_tables or {}) != sorted(declared):
+        raise ValueError(f"{fig_id} writes tables {sorted(extra_tables or {})} but the registry "
+                         f"declares {declared} (config/studies.yaml)")
     outs = paths.figure_files(fig_id)
     png, pdf, csv, md = (root / o for o in outs[:4])
     _atomic_write(png, lambda p: fig.savefig(p, format="png"))

@@ -119,8 +119,8 @@ def f10_receptive_fields(plan, fig_id, title):
             _show(axes[i, 1], _tiles(w[top], shape))
         else:
             axes[i, 1].axis("off")
-        axes[i, 1].set_title(f"{int((z > 0).sum())} of {len(z)} active", fontsize=6.5,
-                             loc="right", pad=1)
+        axes[i, 1].set_xlabel(f"{int((z > 0).sum())} of {len(z)} neurons active for this "
+                              "image", fontsize=6.5, labelpad=1)
         for kind, idx in (("random", rand), ("most_active", top)):
             rows += [{"model": label, "run_id": rid, "kind": kind, "rank": j, "neuron": int(n),
                       "activation": float(z[n])} for j, n in enumerate(idx)]

@@ -1,0 +1,117 @@
+"""Figures are drawn from run results: every figure of the smoke plan is produced, its table
+follows the results (change a result, the table changes), and F18 states a verdict per claim."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from noisesparse.cli import main
+from noisesparse.errors import ConfigError
+from noisesparse.registry import build_plan
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_root(tmp_path_factory):
+    """A project with every smoke run trained once (about half a minute on 2 cores)."""
+    root = tmp_path_factory.mktemp("figs")
+    shutil.copytree(REPO / "config", root / "config")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NOISESPARSE_ROOT", str(root))
+    mp.chdir(root)
+    plan = build_plan("smoke")
+    for name in plan.datasets:
+        main(["data", name])
+    for gid in plan.groups:
+        main(["train", "--profile", "smoke", "--group", gid, "--no-progress", "--threads", "2"])
+    yield root
+    mp.undo()
+
+
+@pytest.fixture
+def plan(smoke_root, monkeypatch):
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(smoke_root))
+    return build_plan("smoke")
+
+
+def test_every_figure_is_drawn_with_its_tables(plan, smoke_root):
+    from noisesparse.figures import DRAW, draw
+    assert set(plan.figures) <= set(DRAW)
+    for fig, info in plan.figures.items():
+        outs = draw(fig, plan)
+        assert sorted(outs) == sorted(info["outputs"]), fig
+        for out in outs:
+            assert (smoke_root / out).stat().st_size > 0, out
+        assert len(pd.read_csv(smoke_root / f"results/tables/{fig}.csv")) > 0, fig
+        md = (smoke_root / f"results/tables/{fig}.md").read_text()
+        assert md.startswith(f"# {fig}.") and "profile smoke" in md
+
+
+def _edit_final(smoke_root, run_id, **values):
+    path = smoke_root / "results/runs" / run_id / "metrics.json"
+    rec = json.loads(path.read_text())
+    rec["final"].update(values)
+    path.write_text(json.dumps(rec))
+
+
+def test_changing_a_result_changes_the_table(plan, smoke_root):
+    from noisesparse.figures import draw
+    run = next(r for r in plan.studies["sigma_sweep"]
+               if plan.runs[r].sigma == 0 and plan.runs[r].seed == 0)
+    others = [r for r in plan.studies["sigma_sweep"]
+              if plan.runs[r].sigma == 0 and r != run]
+    draw("F14", plan)
+    _edit_final(smoke_root, run, frac_dead=0.5, frac_active_living=0.123)
+    draw("F14", plan)
+    row = pd.read_csv(smoke_root / "results/tables/F14.csv").iloc[0]
+    other_dead = [json.loads((smoke_root / "results/runs" / r / "metrics.json").read_text())
+                  ["final"]["frac_dead"] for r in others]
+    expected = (0.5 + sum(other_dead)) / (1 + len(other_dead))
+    assert row["sigma"] == 0
+    assert row["frac_dead_mean"] == pytest.approx(expected, rel=1e-5)
+    assert row["frac_dead_max"] == pytest.approx(max([0.5] + other_dead), rel=1e-5)
+
+
+def test_a_diverged_run_is_counted_not_averaged(plan, smoke_root):
+    from noisesparse.figures import draw
+    run = next(r for r in plan.studies["width"] if plan.runs[r].sigma > 0)
+    path = smoke_root / "results/runs" / run / "metrics.json"
+    rec = json.loads(path.read_text())
+    rec["status"], rec["final"] = "diverged", {k: None for k in rec["final"]}
+    path.write_text(json.dumps(rec))
+    draw("F2", plan)
+    t = pd.read_csv(smoke_root / "results/tables/F2.csv")
+    row = t[(t["width"] == plan.runs[run].width) & (t["sigma"] == plan.runs[run].sigma)].iloc[0]
+    assert row["diverged"] == 1 and row["seeds"] == 0
+
+
+def test_replication_table_has_a_verdict_per_claim(plan, smoke_root):
+    from noisesparse.figures import draw
+    draw("F18", plan)
+    verdicts = pd.read_csv(smoke_root / "results/tables/F18_verdicts.csv")
+    assert list(verdicts["claim"]) == list(range(1, 11))
+    assert verdicts["criterion"].str.len().min() > 10
+    assert set(verdicts["verdict"]) <= {"agrees", "partly", "disagrees", "not measured",
+                                        "inspect F10", "not tested"}
+    ref = pd.read_csv(smoke_root / "results/tables/F18.csv")
+    # Every reference number of the data file appears beside ours.
+    from noisesparse.replication import load_reference
+    n_ref = sum(len(c["values"]) for c in load_reference()["curves"])
+    assert len(ref) == n_ref
+    assert ref["paper_noisy_inputs"].notna().all()
+    assert ref["ours_clean_inputs"].notna().any()
+
+
+def test_unknown_figure_is_a_clear_error(plan):
+    from noisesparse.figures import draw
+    with pytest.raises(ConfigError, match="F99"):
+        draw("F99", plan)
+    with pytest.raises(SystemExit) as e:
+        main(["figure", "F99", "--profile", "smoke"])
+    assert e.value.code == 2
