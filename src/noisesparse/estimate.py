@@ -18,8 +18,8 @@ KNOWN_DIMS = {"cifar10": 3072, "mnist": 784, "cifar10_latents": 256}
 def input_dim(dataset: str) -> int:
     spec = dataset_spec(dataset)
     kind = spec["kind"]
-    if kind == "natural_patches":
-        return spec["size"] ** 2 * (3 if spec["colour"] else 1)
+    if kind in ("natural_patches", "image_folder"):
+        return spec["size"] ** 2 * (3 if spec.get("colour") else 1)
     if kind == "digits":
         return 64
     if kind == "text":

@@ -17,20 +17,38 @@ from .. import paths
 from ..errors import ConfigError
 from . import embedded
 
-def _text(source: str, val_fraction: float):
+def _text(source: str, val_fraction: float, **download):
     from ..lm.text import build_text
-    return build_text(source, val_fraction)
+    return build_text(source, val_fraction, **download)
 
 
+def _downloaded(name):
+    def builder(**spec):
+        from . import downloaded
+        return getattr(downloaded, name)(**spec)
+    builder.__name__ = name
+    return builder
+
+
+def _image_folder(**spec):
+    from .folder import image_folder
+    return image_folder(**spec)
+
+
+# kind -> (the keys its datasets.yaml entries may set, builder). A builder returns
+# (x_train, y_train, x_test, y_test, shape) and optionally a dict of extra metadata.
 KINDS = {
     "natural_patches": ({"size", "colour", "n_train", "n_test", "seed"}, embedded.natural_patches),
     "digits": ({"test_fraction", "seed"}, embedded.digits),
-    "text": ({"source", "val_fraction"}, _text),
-    # Downloaded datasets: declared so the paper profile plans; their download and
-    # conversion steps belong to the data issue (CIFAR-10, MNIST, ConvMixer latents).
-    "cifar10": (set(), None),
-    "mnist": (set(), None),
-    "cifar10_latents": (set(), None),
+    "text": ({"source", "val_fraction", "url", "sha256", "mirrors"}, _text),
+    # Downloaded datasets (data/download.py fetches into data/raw/, checked by sha256).
+    "cifar10": ({"url", "sha256", "mirrors"}, _downloaded("cifar10")),
+    "mnist": ({"base_url", "files", "mirrors"}, _downloaded("mnist")),
+    "cifar10_latents": ({"source", "weights", "batch", "device"},
+                        _downloaded("cifar10_latents")),
+    # A user's own images: a folder of image files or an .npy array (data/folder.py).
+    "image_folder": ({"path", "size", "colour", "mode", "n_patches", "test_fraction", "seed"},
+                     _image_folder),
 }
 LABELLED = {"digits", "cifar10", "mnist", "cifar10_latents"}
 
@@ -84,13 +102,16 @@ def build(name: str, out: str | None = None) -> str:
         raise ConfigError(f"dataset {name!r} ({kind}) must be downloaded; its download step "
                           "is not available in this version. Use an embedded dataset "
                           f"({', '.join(n for n in catalog() if KINDS[catalog()[n]['kind']][1])}).")
-    x_tr, y_tr, x_te, y_te, shape = builder(**spec)
+    result = builder(**spec)
+    x_tr, y_tr, x_te, y_te, shape = result[:5]
+    extra = dict(result[5]) if len(result) > 5 else {}
+    n_classes = extra.pop("n_classes", int(y_tr.max()) + 1 if y_tr is not None else 0)
     blob = {
         "x_train": torch.from_numpy(x_tr), "x_test": torch.from_numpy(x_te),
         "y_train": None if y_tr is None else torch.from_numpy(y_tr),
         "y_test": None if y_te is None else torch.from_numpy(y_te),
         "meta": {"name": name, "kind": kind, "description": description, "shape": list(shape),
-                 "n_classes": int(y_tr.max()) + 1 if y_tr is not None else 0},
+                 "n_classes": int(n_classes), **extra},
     }
     out = out or paths.processed(name)
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -34,13 +34,29 @@ def split_tokens(text: str, val_fraction: float) -> tuple[torch.Tensor, torch.Te
     return tokens[:cut].clone(), tokens[cut:].clone()
 
 
-def build_text(source: str, val_fraction: float):
-    """Catalog builder for text corpora: byte tokens as int64 arrays (train, val)."""
+def build_text(source: str, val_fraction: float, url: str | None = None,
+               sha256: str | None = None, mirrors=()):
+    """Catalog builder for text corpora: byte tokens as int64 arrays (train, val).
+
+    source "wikitext103": the raw corpus is downloaded from `url` (checked against
+    `sha256`) and its official validation split validates (val_fraction must be 0)."""
+    from ..errors import ConfigError
     if source == "pydoc":
         text = pydoc_corpus()
+    elif source == "wikitext103":
+        if val_fraction:
+            raise ConfigError("wikitext103 has an official validation split: set "
+                              "val_fraction: 0")
+        from ..data.downloaded import wikitext103
+        train_text, val_text = wikitext103(url, sha256, mirrors)
+        return (_byte_tokens(train_text), None, _byte_tokens(val_text), None, [VOCAB])
     else:
-        from ..errors import ConfigError
-        raise ConfigError(f"text source {source!r} must be downloaded first (wikitext103 is "
-                          "fetched by the data steps); offline, use source: pydoc")
+        raise ConfigError(f"unknown text source {source!r}: use pydoc (offline) or "
+                          "wikitext103 (downloaded)")
     train, val = split_tokens(text, val_fraction)
     return train.numpy(), None, val.numpy(), None, [VOCAB]
+
+
+def _byte_tokens(text: str):
+    import numpy as np
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)

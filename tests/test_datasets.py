@@ -1,0 +1,380 @@
+"""Downloaded datasets (CIFAR-10, MNIST, WikiText-103, ConvMixer latents) and image_folder.
+
+The downloads come from a local HTTP server (tests/_local_http.py) serving tiny files in the
+real formats, written here; the catalog entries point at it through a copy of
+config/datasets.yaml in a temporary project root."""
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from _local_http import LocalServer
+from noisesparse.data import catalog, convmixer, download, formats
+from noisesparse.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = Path("/work/shared/data/convmixer_imagenet32_state_dict.pt")
+WEIGHTS_SHA = "878ac9a285f563f2c7ce9083b9bb69c5bd401327fcf23d82bdfd5e894a40b49f"
+sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+
+
+# ------------------------------------------------------------------ files in real formats
+
+
+def cifar_archive(rng, n_per_batch=3, n_test=4):
+    """A tiny cifar-10-python.tar.gz: cifar-10-batches-py/{data_batch_1..5, test_batch,
+    batches.meta}, pickled like the original (protocol 2, numpy.core names, bytes keys)."""
+    batches, buf = {}, io.BytesIO()
+    label = 0
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        def add(name, obj):
+            raw = pickle.dumps(obj, protocol=2).replace(b"numpy._core.multiarray",
+                                                         b"numpy.core.multiarray")
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tf.addfile(info, io.BytesIO(raw))
+
+        for name in formats.CIFAR_TRAIN + [formats.CIFAR_TEST]:
+            n = n_test if name == formats.CIFAR_TEST else n_per_batch
+            data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+            labels = [(label + i) % 10 for i in range(n)]
+            label += n
+            batches[name] = (data, labels)
+            add(name, {b"batch_label": b"x", b"labels": labels, b"data": data,
+                       b"filenames": [b"f.png"] * n})
+        add("batches.meta", {b"label_names": [b"airplane"] * 10, b"num_vis": 3072})
+    return buf.getvalue(), batches
+
+
+def idx_gz(arr: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big")
+                                                      for d in arr.shape)
+    return gzip.compress(header + arr.astype(np.uint8).tobytes())
+
+
+def wikitext_zip(train: str, valid: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("wikitext-103-raw/wiki.train.raw", train.encode("utf-8"))
+        zf.writestr("wikitext-103-raw/wiki.valid.raw", valid.encode("utf-8"))
+        zf.writestr("wikitext-103-raw/wiki.test.raw", "test".encode("utf-8"))
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setattr(download, "BACKOFF_S", 0.0)
+    monkeypatch.delenv(download.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(convmixer.WEIGHTS_ENV, raising=False)
+    with LocalServer() as s:
+        yield s
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A temporary project root with a copy of config/datasets.yaml; `set(**entries)`
+    overrides or adds catalog entries."""
+    (tmp_path / "config").mkdir()
+    base = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NOISESPARSE_ROOT", raising=False)
+
+    def set_entries(**entries):
+        for name, over in entries.items():
+            base[name] = {**base.get(name, {}), **over}
+        (tmp_path / "config" / "datasets.yaml").write_text(yaml.safe_dump(base))
+        catalog._catalog.cache_clear()
+
+    set_entries()
+    yield set_entries
+    catalog._catalog.cache_clear()
+
+
+def _no_outputs(root: Path, name: str, raw_file: str):
+    assert not (root / "data" / "processed" / f"{name}.pt").exists()
+    assert not (root / "data" / "raw" / raw_file).exists()
+    leftovers = list((root / "data" / "processed").glob("*")) if (
+        root / "data" / "processed").exists() else []
+    assert leftovers == []
+
+
+# ------------------------------------------------------------------------------ CIFAR-10
+
+
+def test_real_catalog_pins_official_sources():
+    cat = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
+    assert cat["cifar10"]["url"] == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    assert cat["cifar10_latents"]["weights"]["sha256"] == WEIGHTS_SHA
+    assert set(cat["mnist"]["files"]) == set(formats.MNIST_FILES.values())
+    for entry in (cat["cifar10"], cat["wikitext103"], *[{"sha256": s} for s in
+                                                         cat["mnist"]["files"].values()]):
+        assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
+
+
+def test_cifar10_downloads_parses_and_builds(server, project, tmp_path, capsys):
+    blob, batches = cifar_archive(np.random.default_rng(0))
+    server.files["/cifar-10-python.tar.gz"] = blob
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(blob)})
+    from noisesparse.cli import main
+    main(["data", "cifar10"])  # `noisesparse data cifar10`
+    assert "data/processed/cifar10.pt" in capsys.readouterr().out
+    d = catalog.load("cifar10")
+    assert d["x_train"].shape == (15, 3072) and d["x_test"].shape == (4, 3072)
+    assert d["x_train"].dtype == torch.float32 and d["y_train"].dtype == torch.int64
+    want = np.concatenate([batches[n][0] for n in formats.CIFAR_TRAIN]) / 255.0
+    np.testing.assert_allclose(d["x_train"].numpy(), want, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(d["x_test"].numpy(), batches["test_batch"][0] / 255.0, atol=1e-7)
+    assert d["y_test"].tolist() == batches["test_batch"][1]
+    assert d["meta"]["shape"] == [3, 32, 32] and d["meta"]["n_classes"] == 10
+    assert d["meta"]["kind"] == "cifar10" and d["meta"]["sources"][0]["sha256"] == sha(blob)
+    assert (tmp_path / "data" / "raw" / "cifar-10-python.tar.gz").read_bytes() == blob
+    assert not list((tmp_path / "data" / "raw").glob("*.part"))
+
+
+def test_corrupted_download_raises_and_leaves_no_dataset(server, project, tmp_path):
+    blob, _ = cifar_archive(np.random.default_rng(1))
+    bad = bytearray(blob)
+    bad[len(bad) // 2] ^= 0xFF
+    server.files["/cifar-10-python.tar.gz"] = bytes(bad)
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(blob)})
+    with pytest.raises(ConfigError) as e:
+        catalog.build("cifar10")
+    assert sha(blob) in str(e.value) and sha(bytes(bad)) in str(e.value)
+    _no_outputs(tmp_path, "cifar10", "cifar-10-python.tar.gz")
+    assert not (tmp_path / "data" / "raw" / "cifar-10-python.tar.gz.part").exists()
+
+
+def test_truncated_transfer_is_resumed_into_a_whole_dataset(server, project, tmp_path):
+    blob, _ = cifar_archive(np.random.default_rng(2))
+    server.files["/cifar-10-python.tar.gz"] = blob
+    server.truncate["/cifar-10-python.tar.gz"] = [len(blob) // 3]
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(blob)})
+    catalog.build("cifar10")
+    assert [r["status"] for r in server.log] == [200, 206]
+    assert catalog.load("cifar10")["x_train"].shape == (15, 3072)
+
+
+def test_transfer_that_keeps_failing_never_leaves_a_half_written_dataset(server, project,
+                                                                         tmp_path):
+    blob, _ = cifar_archive(np.random.default_rng(3))
+    server.files["/cifar-10-python.tar.gz"] = blob
+    server.range_support = False
+    server.truncate["/cifar-10-python.tar.gz"] = [100] * 10
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(blob)})
+    with pytest.raises(ConfigError, match="ended early"):
+        catalog.build("cifar10")
+    _no_outputs(tmp_path, "cifar10", "cifar-10-python.tar.gz")
+
+
+def test_cifar_pickle_that_would_run_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    raw = pickle.dumps({b"data": Evil(), b"labels": [0]}, protocol=2)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name in formats.CIFAR_TRAIN + [formats.CIFAR_TEST]:
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tf.addfile(info, io.BytesIO(raw))
+    (tmp_path / "c.tar.gz").write_bytes(buf.getvalue())
+    with pytest.raises(ConfigError, match="refusing to unpickle"):
+        formats.cifar10_python(tmp_path / "c.tar.gz")
+
+
+def test_local_mirror_directory_serves_offline(server, project, tmp_path, monkeypatch):
+    blob, _ = cifar_archive(np.random.default_rng(4))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "cifar-10-python.tar.gz").write_bytes(blob)
+    monkeypatch.setenv(download.MIRROR_ENV, str(mirror))
+    project(cifar10={"sha256": sha(blob)})  # the official URL, never contacted
+    catalog.build("cifar10")
+    assert catalog.load("cifar10")["x_test"].shape == (4, 3072) and server.log == []
+
+
+# ------------------------------------------------------------------------ MNIST, WikiText
+
+
+def test_mnist_downloads_parses_and_builds(server, project, tmp_path):
+    rng = np.random.default_rng(5)
+    arrays = {"x_train": rng.integers(0, 256, (7, 28, 28)), "y_train": np.arange(7) % 10,
+              "x_test": rng.integers(0, 256, (3, 28, 28)), "y_test": np.array([9, 0, 1])}
+    files = {}
+    for role, name in formats.MNIST_FILES.items():
+        server.files[f"/mnist/{name}"] = idx_gz(arrays[role])
+        files[name] = sha(server.files[f"/mnist/{name}"])
+    project(mnist={"base_url": server.url("mnist") + "/", "files": files, "mirrors": []})
+    catalog.build("mnist")
+    d = catalog.load("mnist")
+    assert d["x_train"].shape == (7, 784) and d["x_test"].shape == (3, 784)
+    np.testing.assert_allclose(d["x_train"].numpy(), arrays["x_train"].reshape(7, -1) / 255.0,
+                               atol=1e-7)
+    assert d["y_test"].tolist() == [9, 0, 1] and d["y_train"].dtype == torch.int64
+    assert d["meta"]["shape"] == [1, 28, 28] and d["meta"]["n_classes"] == 10
+    assert sorted(p.name for p in (tmp_path / "data" / "raw").glob("*.gz")) == sorted(files)
+
+
+def test_idx_with_wrong_length_is_refused(tmp_path):
+    raw = gzip.decompress(idx_gz(np.zeros((2, 28, 28))))[:-5]
+    (tmp_path / "x.gz").write_bytes(gzip.compress(raw))
+    with pytest.raises(ConfigError, match="payload"):
+        formats.read_idx(tmp_path / "x.gz")
+
+
+def test_wikitext103_downloads_and_builds_official_split(server, project):
+    train, valid = " = Valkyria = \n naïve café — 🙂 \n" * 5, " = Valid = \n text \n"
+    blob = wikitext_zip(train, valid)
+    server.files["/wikitext-103-raw-v1.zip"] = blob
+    project(wikitext103={"url": server.url("wikitext-103-raw-v1.zip"), "sha256": sha(blob)})
+    catalog.build("wikitext103")
+    d = catalog.load("wikitext103")
+    assert d["meta"]["kind"] == "text" and d["x_train"].dtype == torch.int64
+    assert bytes(d["x_train"].to(torch.uint8).tolist()).decode("utf-8") == train
+    assert bytes(d["x_test"].to(torch.uint8).tolist()).decode("utf-8") == valid
+
+
+# ---------------------------------------------------------------------------- ConvMixer
+
+
+def _photo_patches(n_per_image=12, seed=0):
+    """CIFAR-format uint8 [N, 3, 32, 32] crops of the colour photographs in scikit-image."""
+    from skimage import data as skdata
+    rng = np.random.default_rng(seed)
+    out = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        img = getattr(skdata, name)()[..., :3]
+        h, w = img.shape[:2]
+        for _ in range(n_per_image):
+            r, c = rng.integers(0, h - 32), rng.integers(0, w - 32)
+            out.append(img[r:r + 32, c:c + 32].transpose(2, 0, 1))
+    return np.stack(out)
+
+
+needs_weights = pytest.mark.skipif(not WEIGHTS.exists(), reason=f"{WEIGHTS} not available")
+
+
+@needs_weights
+def test_convmixer_matches_the_authors_state_dict_and_latent_norms():
+    state = torch.load(WEIGHTS, weights_only=True)
+    model = convmixer.ConvMixer()
+    model.load_state_dict(state, strict=True)  # every key and shape matches
+    assert model.classifier.weight.shape == (1000, 256)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    x = _photo_patches()
+    z = convmixer.embed(x, WEIGHTS, "cpu", batch=64)
+    assert z.shape == (48, 256) and z.dtype == np.float32
+    norms = np.linalg.norm(z, axis=1)
+    raw = np.linalg.norm(x.reshape(len(x), -1) / 255.0, axis=1)
+    # The spec: CIFAR-10 latents have L2 norms centred near 2.7 (raw pixels: near 28).
+    # On these 48 natural-photo crops the median is 2.78 (range about 2.1-3.4). The band
+    # 1.5-4.5 allows for photos not being CIFAR images; it catches pixels fed as 0..255
+    # (median ~1600) or a missing residual (~5.5). It cannot see the exact normalisation
+    # constants (ImageNet mean/std also gives 2.78): BatchNorm absorbs those.
+    assert 1.5 < np.median(norms) < 4.5, np.median(norms)
+    assert np.median(raw) > 5 * np.median(norms)
+    # float [0, 1] input and flattened [N, 3072] input give the same latents
+    z2 = convmixer.embed(torch.from_numpy(x.reshape(len(x), -1) / 255.0).float(), WEIGHTS,
+                         "cpu", batch=64)
+    np.testing.assert_allclose(z, z2, atol=1e-4)
+
+
+@needs_weights
+def test_cifar10_latents_builder_embeds_both_splits(server, project, tmp_path, monkeypatch):
+    blob, batches = cifar_archive(np.random.default_rng(6), n_per_batch=2, n_test=3)
+    server.files["/cifar-10-python.tar.gz"] = blob
+    server.files["/w/ConvMixer_ImgNet32_WTransforms_Just_State_Dict"] = WEIGHTS.read_bytes()
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(blob)},
+            cifar10_latents={"device": "cpu", "batch": 4, "weights": {
+                "url": server.url("w/ConvMixer_ImgNet32_WTransforms_Just_State_Dict"),
+                "sha256": WEIGHTS_SHA}})
+    catalog.build("cifar10_latents")  # builds cifar10 first, fetches the weights
+    d = catalog.load("cifar10_latents")
+    assert d["x_train"].shape == (10, 256) and d["x_test"].shape == (3, 256)
+    assert d["meta"]["shape"] == [256] and d["meta"]["n_classes"] == 10
+    assert d["y_test"].tolist() == batches["test_batch"][1]
+    assert (tmp_path / "data" / "processed" / "cifar10.pt").exists()
+    assert (tmp_path / "data" / "raw" / "ConvMixer_ImgNet32_WTransforms_Just_State_Dict").exists()
+    cifar = catalog.load("cifar10")
+    want = convmixer.embed(cifar["x_test"], WEIGHTS, "cpu")
+    np.testing.assert_allclose(d["x_test"].numpy(), want, atol=1e-5)
+    # a local copy named by NOISESPARSE_CONVMIXER_WEIGHTS is used (and checked) instead
+    monkeypatch.setenv(convmixer.WEIGHTS_ENV, str(WEIGHTS))
+    assert convmixer.weights_file({"url": "http://127.0.0.1:9/none", "sha256": WEIGHTS_SHA}) \
+        == str(WEIGHTS)
+    with pytest.raises(ConfigError, match="checksum"):
+        convmixer.weights_file({"sha256": "0" * 64})
+
+
+# ---------------------------------------------------------------------------- image_folder
+
+
+def _write_pngs(folder: Path, n: int, shape=(40, 50, 3), seed=0):
+    from PIL import Image
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"im{i}.png")
+
+
+def test_image_folder_patches_grey(project, tmp_path):
+    _write_pngs(tmp_path / "photos", 3)
+    project(mine={"kind": "image_folder", "path": "photos", "size": 8, "colour": False,
+                  "n_patches": 200, "test_fraction": 0.25, "seed": 1})
+    catalog.build("mine")
+    d = catalog.load("mine")
+    assert d["x_train"].shape == (150, 64) and d["x_test"].shape == (50, 64)
+    assert d["y_train"] is None and d["meta"]["shape"] == [1, 8, 8]
+    assert 0 <= float(d["x_train"].min()) and float(d["x_train"].max()) <= 1
+    assert d["meta"]["split"] == "by strip"
+    catalog.build("mine", out=str(tmp_path / "again.pt"))  # seeded: the same data again
+    again = torch.load(tmp_path / "again.pt", weights_only=True)
+    assert torch.equal(again["x_train"], d["x_train"])
+    from noisesparse.estimate import input_dim
+    assert input_dim("mine") == 64
+
+
+def test_image_folder_resize_colour_and_npy(project, tmp_path):
+    _write_pngs(tmp_path / "many", 6, shape=(20, 30, 3))
+    arr = np.random.default_rng(0).integers(0, 256, (5, 12, 12, 3), dtype=np.uint8)
+    np.save(tmp_path / "arr.npy", arr)
+    project(col={"kind": "image_folder", "path": str(tmp_path / "many"), "size": 16,
+                 "colour": True, "mode": "resize", "test_fraction": 0.3},
+            arr={"kind": "image_folder", "path": "arr.npy", "size": 12, "colour": True,
+                 "mode": "resize", "test_fraction": 0.2})
+    catalog.build("col")
+    d = catalog.load("col")
+    assert d["x_train"].shape == (4, 768) and d["x_test"].shape == (2, 768)
+    assert d["meta"]["shape"] == [3, 16, 16] and d["meta"]["split"] == "by image"
+    catalog.build("arr")
+    a = catalog.load("arr")
+    assert a["x_train"].shape == (4, 432) and a["x_test"].shape == (1, 432)
+    flat = {tuple(np.round(r, 6)) for r in
+            (arr.transpose(0, 3, 1, 2).reshape(5, -1) / 255.0).astype(np.float32)}
+    assert {tuple(np.round(r, 6)) for r in a["x_train"].numpy()} <= flat
+
+
+def test_image_folder_errors(project, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    project(missing={"kind": "image_folder", "path": "nope", "size": 8},
+            empty={"kind": "image_folder", "path": "empty", "size": 8})
+    with pytest.raises(ConfigError, match="does not exist"):
+        catalog.build("missing")
+    with pytest.raises(ConfigError, match="holds no images"):
+        catalog.build("empty")
+    assert not (tmp_path / "data" / "processed").exists()
