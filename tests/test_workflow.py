@@ -102,8 +102,14 @@ def _check_outputs(root: Path):
 @pytest.mark.integration
 def test_smoke_profile_through_snakemake(tmp_path):
     root = _project(tmp_path)
+    _dvc_project(root)
     _run([str(BIN / "snakemake"), "--cores", "2"], root)
     _check_outputs(root)
+    # DVC versions what Snakemake made: `dvc commit` records it and the pipeline is clean,
+    # for DVC and for Snakemake alike (hardlinked cache: files keep their mtimes).
+    _run([str(BIN / "dvc"), "commit", "-f"], root)
+    status = _run([str(BIN / "dvc"), "status"], root)
+    assert "up to date" in status.stdout.lower(), status.stdout
     again = _run([str(BIN / "snakemake"), "-n", "--cores", "2"], root)
     assert "Nothing to be done" in again.stdout + again.stderr
     # One HTML report with every figure, its table and the registry's caption.
@@ -115,13 +121,38 @@ def test_smoke_profile_through_snakemake(tmp_path):
     assert "Made by profile smoke" in html
 
 
-@pytest.mark.integration
-def test_smoke_profile_through_dvc(tmp_path):
-    root = _project(tmp_path)
+def _dvc_project(root: Path) -> None:
     _run(["git", "init", "-q"], root)
     _run([str(BIN / "dvc"), "init", "-q"], root)
+    shutil.copy(REPO / ".dvc/config", root / ".dvc/config")  # the project's cache settings
     _run([str(BIN / "noisesparse"), "dvc-plan"], root)
+
+
+@pytest.mark.integration
+def test_smoke_profile_through_dvc(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    _project(root)
+    _dvc_project(root)
     _run([str(BIN / "dvc"), "repro"], root)
     _check_outputs(root)
     status = _run([str(BIN / "dvc"), "status"], root)
     assert "up to date" in status.stdout.lower(), status.stdout
+    # Round trip through a local remote: datasets, checkpoints and figures come back.
+    _run([str(BIN / "dvc"), "remote", "add", "-d", "local", str(tmp_path / "remote")], root)
+    _run([str(BIN / "dvc"), "push"], root)
+    for d in ("data/processed", "results/runs", "figures", ".dvc/cache"):
+        shutil.rmtree(root / d)
+    _run([str(BIN / "dvc"), "pull"], root)
+    _check_outputs(root)
+    assert list((root / "data/processed").glob("*.pt"))
+    status = _run([str(BIN / "dvc"), "status"], root)
+    assert "up to date" in status.stdout.lower(), status.stdout
+
+
+def test_slurm_profile_requests_a_gpu_per_training_job():
+    prof = yaml.safe_load((REPO / "workflow/profiles/slurm/config.yaml").read_text())
+    assert prof["executor"] == "slurm"
+    assert prof["default-resources"]["gpu"] == 0  # data and figure jobs ask for none
+    train_rules = (REPO / "workflow/rules/train.smk").read_text()
+    assert "gpu=1" in train_rules

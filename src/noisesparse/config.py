@@ -127,6 +127,10 @@ def _choice(name, value, options):
 
 
 def validate(c: RunConfig) -> None:
+    for name in ("ramp_start", "ramp_end", "beta1", "beta2", "topk_decay", "inhib_eta"):
+        value = getattr(c, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            raise ConfigError(f"{name} must be a number, got {value!r}")
     _choice("task", c.task, TASKS)
     _choice("activation", c.activation, ACTIVATIONS)
     _choice("bias", c.bias, BIAS_MODES)
@@ -176,7 +180,7 @@ def validate(c: RunConfig) -> None:
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(c.seed, int) or c.seed < 0:
+    if not isinstance(c.seed, int) or isinstance(c.seed, bool) or c.seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {c.seed!r}")
     if not 0 <= c.ramp_start <= c.ramp_end <= 1:
         raise ConfigError("need 0 <= ramp_start <= ramp_end <= 1 (fractions of steps)")

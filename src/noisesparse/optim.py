@@ -18,10 +18,12 @@ def _per_member(values, like: torch.Tensor) -> torch.Tensor:
 
 def clip_grad_norm_per_member(params, max_norm) -> torch.Tensor:
     """Clip each member's global gradient norm (all its parameters together), as
-    torch.nn.utils.clip_grad_norm_ does for a lone model. Returns the [K] norms."""
+    torch.nn.utils.clip_grad_norm_ does for a lone model; a limit of 0 means no clipping.
+    Returns the [K] norms."""
     norms = torch.stack([p.grad.pow(2).flatten(1).sum(1) for p in params]).sum(0).sqrt()
     max_norm = torch.as_tensor(max_norm, dtype=norms.dtype, device=norms.device)
-    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    coef = torch.where(max_norm > 0, (max_norm / (norms + 1e-6)).clamp(max=1.0),
+                       torch.ones_like(norms))
     for p in params:
         p.grad.mul_(_per_member(coef, p))
     return norms

@@ -29,6 +29,19 @@ def _reference(name: str):
     raise KeyError(name)
 
 
+def _beside_paper(ax, table, ref_name: str, ref_label: str) -> None:
+    """Our final fraction active vs σ, clean and noisy, beside a reference curve's values."""
+    S.sigma_curves(ax, table, None, "frac_active_clean")
+    ax.lines[-1].set_label("ours, clean held-out")
+    S.sigma_curves(ax, table, None, "frac_active_noisy", ls="--", marker="s")
+    ax.lines[-1].set_label("ours, noisy")
+    sig, vals, _ = _reference(ref_name)
+    ax.plot(sig, vals, ":", color="0.4", marker="^", label=ref_label)
+    S.sigma_axis(ax)
+    ax.set_ylabel(S.ACTIVE_LABEL)
+    ax.legend()
+
+
 def _ablation(plan, fig_id, title, study, by, fmt=str, metrics=("frac_active_clean",
               "frac_active_noisy"), note=""):
     """Fraction active vs σ, one curve per value of `by`; one panel per metric."""
@@ -76,17 +89,8 @@ def f1_training(plan, fig_id, title):
         ax.set_ylim(0, None)
     axes[0].legend(ncol=2)
     final = S.summarise(_final(plan, "sigma_sweep"), ["sigma"], ACTIVE)
-    ax = axes[2]
-    S.sigma_curves(ax, final, None, "frac_active_clean")
-    ax.lines[-1].set_label("ours, clean held-out")
-    S.sigma_curves(ax, final, None, "frac_active_noisy", ls="--", marker="s")
-    ax.lines[-1].set_label("ours, noisy")
-    sig, vals, label = _reference("default")
-    ax.plot(sig, vals, ":", color="0.4", marker="^", label="paper, noisy")
-    S.sigma_axis(ax)
-    ax.set_ylabel(S.ACTIVE_LABEL)
-    ax.set_title("at the end of training")
-    ax.legend()
+    _beside_paper(axes[2], final, "default", "paper, noisy")
+    axes[2].set_title("at the end of training")
     seeds = int(table["seeds"].max())
     caption = (f"Fraction of hidden neurons active (ReLU output > 0) over training, one curve "
                f"per σ; bands: min-max over {seeds} seed(s). Right: final values beside the "
@@ -140,15 +144,7 @@ def f5_tasks(plan, fig_id, title):
     runs = _runs(plan, "tasks")
     if "lm_sigma" in plan.studies:
         lm = S.summarise(_final(plan, "lm_sigma"), ["task", "sigma"], ACTIVE + ["loss_clean"])
-        S.sigma_curves(ax, lm, None, "frac_active_clean")
-        ax.lines[-1].set_label("ours, clean held-out")
-        S.sigma_curves(ax, lm, None, "frac_active_noisy", ls="--", marker="s")
-        ax.lines[-1].set_label("ours, noisy")
-        sig, vals, label = _reference("transformer")
-        ax.plot(sig, vals, ":", color="0.4", marker="^", label="paper, WikiText-103")
-        S.sigma_axis(ax)
-        ax.set_ylabel(S.ACTIVE_LABEL)
-        ax.legend()
+        _beside_paper(ax, lm, "transformer", "paper, WikiText-103")
         table = pd.concat([table, lm], ignore_index=True)
         runs += plan.studies["lm_sigma"]
     else:  # the panel's slot and data contract exist even when a profile has no LM study

@@ -1,0 +1,224 @@
+"""Run configs (noisesparse.config), the registry's plans (noisesparse.registry) and the
+CLI's handling of a bad profile."""
+
+import dataclasses
+import json
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from noisesparse import cli
+from noisesparse.config import MEMBER_FIELDS, RunConfig, make_run_config
+from noisesparse.data import dataset_spec
+from noisesparse.errors import ConfigError
+from noisesparse.registry import build_plan
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = {"dataset": "natural_grey6", "width": 16, "steps": 20, "batch_size": 32,
+         "log_every": 10, "eval_size": 64}
+
+
+@pytest.fixture(autouse=True)
+def repo_root(monkeypatch):
+    """Read the project's own config/ whatever the current directory."""
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(REPO))
+
+
+# ----------------------------------------------------------------------- make_run_config
+
+
+def test_make_run_config_builds_a_validated_config():
+    c = make_run_config({**SMALL, "sigma": 0.3, "seed": 2})
+    assert isinstance(c, RunConfig)
+    assert (c.dataset, c.width, c.sigma, c.seed) == ("natural_grey6", 16, 0.3, 2)
+    assert c.activation == "relu" and c.noise == "gaussian"  # defaults fill the rest
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.sigma = 1.0
+
+
+def test_unknown_key_suggests_the_close_match():
+    with pytest.raises(ConfigError) as e:
+        make_run_config({**SMALL, "sigmaa": 0.3}, where="study X")
+    msg = str(e.value)
+    assert "'sigmaa'" in msg
+    assert "did you mean 'sigma'?" in msg
+    assert "study X" in msg
+    with pytest.raises(ConfigError, match="did you mean 'batch_size'"):
+        make_run_config({"batchsize": 8})
+
+
+def test_unknown_key_without_close_match_lists_allowed():
+    with pytest.raises(ConfigError) as e:
+        make_run_config({"zzzzzz": 1})
+    assert "did you mean" not in str(e.value)
+    assert "allowed:" in str(e.value) and "sigma" in str(e.value)
+
+
+@pytest.mark.parametrize("field", ["sigma", "sigma_end", "lr", "l1", "grad_clip", "momentum"])
+def test_negative_numbers_rejected(field):
+    with pytest.raises(ConfigError, match=f"{field} must be >= 0"):
+        make_run_config({**SMALL, field: -0.5})
+
+
+def test_bad_enum_values_rejected():
+    with pytest.raises(ConfigError, match="activation='relu6' is not one of relu, gelu"):
+        make_run_config({**SMALL, "activation": "relu6"})
+    for field, bad in [("noise", "uniform"), ("schedule", "cosine"), ("optimizer", "rmsprop"),
+                       ("task", "regression"), ("bias", "layer"), ("inhib", "lateral")]:
+        with pytest.raises(ConfigError, match=f"{field}='{bad}'"):
+            make_run_config({**SMALL, field: bad})
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"width": 0}, "width must be a positive integer"),
+    ({"steps": 2.5}, "steps must be a positive integer"),
+    ({"lr": 0.0}, "lr must be > 0"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"ramp_start": 0.8, "ramp_end": 0.5}, "ramp_start <= ramp_end"),
+    ({"beta1": 1.0}, "beta1 and beta2"),
+    ({"topk": 32}, "topk must be an integer"),  # more than width 16
+    ({"sigma": "abc"}, "sigma must be a number"),
+    ({"sigma": float("nan")}, "sigma must be a number"),
+    ({"task": "language_model"}, "arch transformer"),
+])
+def test_other_validation(values, match):
+    with pytest.raises(ConfigError, match=match):
+        make_run_config({**SMALL, **values})
+
+
+def test_numbers_written_as_strings_or_ints_are_coerced():
+    a = make_run_config({**SMALL, "lr": "1e-3", "sigma": 1})
+    b = make_run_config({**SMALL, "lr": 0.001, "sigma": 1.0})
+    assert a.lr == 0.001 and isinstance(a.sigma, float)
+    assert a == b and a.hash == b.hash
+
+
+def test_unknown_dataset_is_rejected_by_the_catalog():
+    assert dataset_spec("natural_grey6")["kind"] == "natural_patches"
+    with pytest.raises(ConfigError, match="unknown dataset 'natural_grey7'") as e:
+        dataset_spec("natural_grey7")
+    assert "did you mean" in str(e.value)
+
+
+def test_unknown_dataset_fails_the_plan(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    prof = tmp_path / "config" / "profiles" / "smoke.yaml"
+    data = yaml.safe_load(prof.read_text())
+    data["run_defaults"]["dataset"] = "natural_grey7"
+    prof.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    with pytest.raises(ConfigError, match="unknown dataset 'natural_grey7'"):
+        build_plan("smoke")
+
+
+# -------------------------------------------------------------------------- hash, run_id
+
+
+def test_hash_and_run_id_are_deterministic_and_content_based():
+    a = make_run_config({**SMALL, "sigma": 0.3})
+    b = make_run_config({**SMALL, "sigma": 0.3})
+    assert a.hash == b.hash and a.run_id == b.run_id
+    assert len(a.hash) == 12 and a.run_id.endswith("-" + a.hash)
+    assert a.run_id.startswith("natural_grey6-recon-n16-relu-gauss0.3-s0-")
+    # stable across processes: the hash is of the sorted JSON of the fields
+    import hashlib
+    blob = json.dumps(a.to_dict(), sort_keys=True, default=str)
+    assert a.hash == hashlib.sha256(blob.encode()).hexdigest()[:12]
+    seen = {a.hash}
+    for change in [{"sigma": 0.4}, {"seed": 1}, {"width": 17}, {"lr": 2e-4},
+                   {"activation": "gelu"}, {"eval_size": 65}, {"beta2": 0.99}]:
+        c = make_run_config({**SMALL, "sigma": 0.3, **change})
+        assert c.hash not in seen, change
+        assert c.run_id != a.run_id
+        seen.add(c.hash)
+
+
+def test_group_key_ignores_only_member_fields():
+    a = make_run_config({**SMALL, "sigma": 0.3})
+    assert set(MEMBER_FIELDS) >= {"sigma", "seed", "lr"}
+    for change in [{"sigma": 0.8}, {"seed": 3}, {"lr": 0.01}, {"l1": 0.1}, {"grad_clip": 2.0},
+                   {"sigma_end": 0.1}, {"bias_lr": 0.5}]:
+        assert make_run_config({**SMALL, "sigma": 0.3, **change}).group_key() == a.group_key()
+    for change in [{"width": 32}, {"noise": "laplace"}, {"steps": 21}]:
+        assert make_run_config({**SMALL, "sigma": 0.3, **change}).group_key() != a.group_key()
+
+
+# ------------------------------------------------------------------------------- plans
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_build_plan(profile):
+    plan = build_plan(profile)
+    assert plan.profile == profile and plan.runs and plan.figures and plan.groups
+    for rid, cfg in plan.runs.items():
+        assert cfg.run_id == rid
+    # every study's and figure's runs are in the plan
+    for rids in plan.studies.values():
+        assert set(rids) <= set(plan.runs)
+    for fig, info in plan.figures.items():
+        assert info["runs"], fig
+        assert set(info["runs"]) <= set(plan.runs), fig
+        assert set(info["studies"]) <= set(plan.studies)
+    # every run is in exactly one group, and a group's members can share an ensemble
+    members = [r for g in plan.groups.values() for r in g]
+    assert len(members) == len(set(members)) == len(plan.runs)
+    assert set(members) == set(plan.runs)
+    for gid, g in plan.groups.items():
+        assert len({plan.runs[r].group_key() for r in g}) == 1, gid
+        assert plan.group_of(g[0]) == gid
+    # identical runs are deduplicated by content hash
+    assert len({c.hash for c in plan.runs.values()}) == len(plan.runs)
+    d = plan.to_dict()
+    assert len(d["runs"]) == len(plan.runs)
+    assert set(d["datasets"]) == set(plan.datasets)
+
+
+def test_smoke_plan_respects_max_members():
+    plan = build_plan("smoke")
+    assert max(len(g) for g in plan.groups.values()) <= 8
+    assert "F1" in plan.figures
+    assert set(plan.figures["F1"]["runs"]) == set(plan.studies["sigma_sweep"])
+
+
+def test_unknown_profile_raises():
+    with pytest.raises(ConfigError, match="unknown profile 'nope'") as e:
+        build_plan("nope")
+    for name in ("smoke", "quick", "paper"):
+        assert name in str(e.value)
+
+
+# --------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def keep_sigpipe():
+    """cli.main resets SIGPIPE for the process; put the test process's handler back."""
+    old = signal.getsignal(signal.SIGPIPE)
+    yield
+    signal.signal(signal.SIGPIPE, old)
+
+
+def test_cli_plan_unknown_profile_exits_2(capsys, keep_sigpipe):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["plan", "--profile", "nope"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "noisesparse: error:" in err and "unknown profile 'nope'" in err
+
+
+def test_cli_plan_json_lists_the_plan(capsys, keep_sigpipe):
+    cli.main(["plan", "--profile", "smoke", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    plan = build_plan("smoke")
+    assert d["profile"] == "smoke"
+    assert {r["id"] for r in d["runs"]} == set(plan.runs)
+    assert set(d["groups"]) == set(plan.groups)
+
+
+@pytest.mark.parametrize("field", ["beta1", "ramp_start", "topk_decay"])
+def test_non_numeric_fields_are_config_errors(field):
+    with pytest.raises(ConfigError, match=field):
+        make_run_config({field: None})

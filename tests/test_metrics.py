@@ -1,0 +1,215 @@
+"""The metric functions of noisesparse.metrics on small hand-built tensors.
+
+Every expected value below is worked out by hand in the comments next to it.
+"""
+
+import math
+
+import pytest
+import torch
+
+from noisesparse import metrics as M
+
+T, F = True, False
+
+
+def close(actual, expected, tol=1e-6):
+    expected = torch.as_tensor(expected, dtype=torch.float32)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert torch.allclose(actual.float(), expected, atol=tol, rtol=0, equal_nan=True), \
+        (actual, expected)
+
+
+# a [B=2, N=3]: ReLU units count as active where a > 0 (exact zeros are silent).
+A = torch.tensor([[1.0, 0.0, -2.0],
+                  [0.5, 3.0, 0.0]])
+A_ACTIVE = torch.tensor([[T, F, F],
+                         [T, T, F]])
+
+
+def test_active_mask_relu_counts_positive_units():
+    assert torch.equal(M.active_mask(A), A_ACTIVE)
+    assert torch.equal(M.active_mask(A, "relu"), A_ACTIVE)
+    # tiny positive values are still active for ReLU: no threshold is applied
+    assert torch.equal(M.active_mask(torch.tensor([1e-9, 0.0, -1e-9]), "relu"),
+                       torch.tensor([T, F, F]))
+
+
+def test_active_mask_non_relu_uses_absolute_threshold():
+    a = torch.tensor([[1e-5, -0.5, 0.0],
+                      [2e-4, -1e-5, 1.0]])
+    # |a| > 1e-4 (the default threshold)
+    assert torch.equal(M.active_mask(a, "tanh"), torch.tensor([[F, T, F], [T, F, T]]))
+    # a larger threshold switches off the 2e-4 and the -0.5 units
+    assert torch.equal(M.active_mask(a, "gelu", threshold=0.6),
+                       torch.tensor([[F, F, F], [F, F, T]]))
+
+
+def test_fraction_active_single_and_ensemble():
+    close(M.fraction_active(A_ACTIVE), 3 / 6)
+    # a leading member dimension K = 2: one value per member
+    ens = torch.stack([A_ACTIVE, torch.tensor([[T, T, T], [F, F, T]])])
+    close(M.fraction_active(ens), [3 / 6, 4 / 6])
+
+
+def test_activity_sum_relu_and_abs():
+    # ReLU clamps the -2 to 0: columns sum to 1 + 0.5, 0 + 3, 0 + 0
+    close(M.activity_sum(A), [1.5, 3.0, 0.0])
+    # other activations sum |a|: the -2 counts
+    close(M.activity_sum(A, "tanh"), [1.5, 3.0, 2.0])
+    ens = torch.stack([A, -A])  # [2, 2, 3]
+    close(M.activity_sum(ens), [[1.5, 3.0, 0.0], [0.0, 0.0, 2.0]])
+
+
+def test_dead_mask_and_fraction_dead():
+    assert M.DEAD_THRESHOLD == 1e-5
+    summed = torch.tensor([1.5, 3.0, 0.0, 5e-6, 2e-5])
+    dead = M.dead_mask(summed)
+    assert torch.equal(dead, torch.tensor([F, F, T, T, F]))
+    close(M.fraction_dead(dead), 2 / 5)
+    # a custom threshold
+    assert torch.equal(M.dead_mask(summed, threshold=2.0), torch.tensor([T, F, T, T, T]))
+    ens = torch.tensor([[T, F, F, F], [T, T, T, F]])
+    close(M.fraction_dead(ens), [0.25, 0.75])
+
+
+def test_neuron_active_counts():
+    close(M.neuron_active_counts(A_ACTIVE), [2.0, 1.0, 0.0])
+    ens = torch.stack([A_ACTIVE, ~A_ACTIVE])
+    close(M.neuron_active_counts(ens), [[2.0, 1.0, 0.0], [0.0, 1.0, 2.0]])
+
+
+def test_fraction_active_living_ignores_dead_neurons():
+    counts = torch.tensor([2.0, 1.0, 0.0])
+    dead = torch.tensor([F, F, T])
+    # living neurons 0 and 1 are active (2 + 1) times out of 2 inputs x 2 living neurons
+    close(M.fraction_active_living(counts, 2, dead), 0.75)
+    # nothing dead: 3 / (2 * 3)
+    close(M.fraction_active_living(counts, 2, torch.tensor([F, F, F])), 0.5)
+    # all dead: NaN
+    assert torch.isnan(M.fraction_active_living(counts, 2, torch.tensor([T, T, T])))
+    # ensemble [K=2, N=3]
+    out = M.fraction_active_living(torch.tensor([[2.0, 1.0, 0.0], [4.0, 4.0, 0.0]]), 4,
+                                   torch.tensor([[F, F, T], [F, T, F]]))
+    close(out, [3 / 8, 4 / 8])
+
+
+def test_bias_stats():
+    b = torch.tensor([-1.0, 0.0, 2.0, 3.0])
+    s = M.bias_stats(b)
+    assert set(s) == {"bias_mean", "bias_std", "bias_frac_negative"}
+    close(s["bias_mean"], 1.0)
+    # population std: deviations -2, -1, 1, 2 -> variance 10 / 4
+    close(s["bias_std"], math.sqrt(2.5))
+    close(s["bias_frac_negative"], 0.25)  # 0 is not negative
+    ens = M.bias_stats(torch.tensor([[-1.0, -3.0], [2.0, 2.0]]))
+    close(ens["bias_mean"], [-2.0, 2.0])
+    close(ens["bias_std"], [1.0, 0.0])
+    close(ens["bias_frac_negative"], [1.0, 0.0])
+
+
+def test_weight_norm_stats():
+    w = torch.tensor([[3.0, 4.0],   # norm 5
+                      [0.0, 1.0]])  # norm 1
+    s = M.weight_norm_stats(w)
+    close(s["wnorm_mean"], 3.0)
+    close(s["wnorm_cv"], 2.0 / 3.0)  # population std 2 over mean 3
+    ens = M.weight_norm_stats(torch.stack([w, 2 * torch.eye(2)]))  # second: norms 2, 2
+    close(ens["wnorm_mean"], [3.0, 2.0])
+    close(ens["wnorm_cv"], [2.0 / 3.0, 0.0])
+
+
+def test_sign_flips():
+    wx = torch.tensor([[1.0, -1.0, 2.0, -2.0],
+                       [3.0, -3.0, 0.0, 0.5]])
+    pre = torch.tensor([[-0.5, 0.5, 1.0, -1.0],
+                        [2.0, -2.0, 0.1, 0.4]])
+    # W x > 0 at (0,0), (0,2), (1,0), (1,3): of these only (0,0) is turned off -> 1/4.
+    # W x <= 0 at (0,1), (0,3), (1,1), (1,2): (0,1) and (1,2) are turned on -> 2/4.
+    s = M.sign_flips(wx, pre)
+    close(s["flip_off"], 0.25)
+    close(s["flip_on"], 0.5)
+    # no bias (pre == wx): nothing flips
+    s0 = M.sign_flips(torch.stack([wx, wx]), torch.stack([pre, wx]))
+    close(s0["flip_off"], [0.25, 0.0])
+    close(s0["flip_on"], [0.5, 0.0])
+
+
+def test_preactivation_stats():
+    pre = torch.tensor([[1.0, 2.0], [3.0, 6.0]])
+    s = M.preactivation_stats(pre)
+    close(s["pre_mean"], 3.0)
+    # deviations -2, -1, 0, 3 -> population variance 14 / 4
+    close(s["pre_std"], math.sqrt(3.5))
+    ens = M.preactivation_stats(torch.stack([pre, -pre]))
+    close(ens["pre_mean"], [3.0, -3.0])
+    close(ens["pre_std"], [math.sqrt(3.5)] * 2)
+
+
+def test_topk_agreement():
+    drive = torch.tensor([[4.0, 3.0, 2.0, 1.0]])
+    # the two most driven units fire: agreement 1
+    close(M.topk_agreement(drive, torch.tensor([[T, T, F, F]])), 1.0)
+    # units 0 and 2 fire; the top-2 are 0 and 1: overlap 1 of k = 2
+    close(M.topk_agreement(drive, torch.tensor([[T, F, T, F]])), 0.5)
+    # the drive order need not be sorted: largest drives are units 3 and 1
+    close(M.topk_agreement(torch.tensor([[0.1, 5.0, -1.0, 9.0]]),
+                           torch.tensor([[F, T, F, T]])), 1.0)
+    close(M.topk_agreement(torch.tensor([[0.1, 5.0, -1.0, 9.0]]),
+                           torch.tensor([[T, F, T, F]])), 0.0)
+    # per input, then averaged; an input with no active unit is skipped
+    drive3 = drive.expand(3, 4)
+    active3 = torch.tensor([[T, T, F, F], [T, F, T, F], [F, F, F, F]])
+    close(M.topk_agreement(drive3, active3), 0.75)
+    # nothing active anywhere: NaN
+    assert torch.isnan(M.topk_agreement(drive, torch.tensor([[F, F, F, F]])))
+    # ensemble [K=2, B=1, N=4]
+    close(M.topk_agreement(torch.stack([drive, drive]),
+                           torch.stack([torch.tensor([[T, T, F, F]]),
+                                        torch.tensor([[T, F, T, F]])])), [1.0, 0.5])
+
+
+def test_encoder_decoder_cosine():
+    w_enc = torch.tensor([[1.0, 0.0],   # neuron 0
+                          [1.0, 1.0],   # neuron 1
+                          [0.0, 2.0]])  # neuron 2          [N=3, D=2]
+    w_dec = torch.tensor([[1.0, -1.0, 0.0],
+                          [0.0, 1.0, -3.0]])  # columns [1,0], [-1,1], [0,-3]  [D=2, N=3]
+    close(M.encoder_decoder_cosine(w_enc, w_dec), [1.0, 0.0, -1.0])
+    # scale-invariant, batched over members
+    out = M.encoder_decoder_cosine(torch.stack([w_enc, 5 * w_enc]),
+                                   torch.stack([w_dec, -w_dec]))
+    close(out, [[1.0, 0.0, -1.0], [-1.0, 0.0, 1.0]])
+
+
+def test_mse_per_sample_mean_then_batch_mean():
+    y = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x = torch.tensor([[1.0, 0.0], [0.0, 4.0]])
+    # per sample: (0 + 4) / 2 = 2 and (9 + 0) / 2 = 4.5; mean 3.25
+    close(M.mse(y, x), 3.25)
+    close(M.mse(torch.stack([y, x]), torch.stack([x, x])), [3.25, 0.0])
+
+
+def test_cross_entropy_matches_torch():
+    # uniform logits over 4 classes: log 4
+    close(M.cross_entropy(torch.zeros(3, 4), torch.tensor([0, 1, 3])), math.log(4))
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 5, 3, generator=g)  # [K=2, B=5, C=3]
+    labels = torch.tensor([0, 2, 1, 1, 0])
+    out = M.cross_entropy(logits, labels)  # labels [B] shared by both members
+    expected = torch.stack([torch.nn.functional.cross_entropy(logits[k], labels)
+                            for k in range(2)])
+    close(out, expected, tol=1e-5)
+    # per-member labels [K, B]
+    labels2 = torch.tensor([[0, 2, 1, 1, 0], [2, 2, 0, 1, 1]])
+    expected2 = torch.stack([torch.nn.functional.cross_entropy(logits[k], labels2[k])
+                             for k in range(2)])
+    close(M.cross_entropy(logits, labels2), expected2, tol=1e-5)
+
+
+def test_accuracy():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])  # argmax 0, 1, 0
+    close(M.accuracy(logits, torch.tensor([0, 0, 0])), 2 / 3)
+    close(M.accuracy(logits, torch.tensor([0, 1, 0])), 1.0)
+    ens = torch.stack([logits, -logits])  # second member: argmax 1, 0, 1
+    close(M.accuracy(ens, torch.tensor([0, 1, 0])), [1.0, 0.0])

@@ -1,0 +1,274 @@
+"""Batched-ensemble training (noisesparse.train, model, optim): a member of an ensemble
+trains exactly as it would alone, resume from a checkpoint equals an uninterrupted run, a
+diverged member is recorded without stopping the others, and the ensemble optimiser is
+torch.optim's Adam and SGD."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from noisesparse.config import make_run_config
+from noisesparse.data import build, load
+from noisesparse.errors import ConfigError
+from noisesparse.optim import EnsembleOptimizer, clip_grad_norm_per_member
+from noisesparse.train import GroupTrainer, check_group
+
+REPO = Path(__file__).resolve().parents[1]
+CPU = torch.device("cpu")
+SMALL = {"dataset": "natural_grey6", "width": 16, "steps": 20, "batch_size": 32,
+         "log_every": 10, "eval_size": 64, "lr": 3e-3}
+PARAMS = ("encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:  # the project's catalog, whatever the cwd
+        mp.setenv("NOISESPARSE_ROOT", str(REPO))
+        path = build("natural_grey6", out=str(tmp_path_factory.mktemp("data") / "d.pt"))
+    d = load("natural_grey6", path=path)
+    assert d["x_train"].shape == (2048, 36) and d["y_train"] is None
+    return d
+
+
+def cfg(**kw):
+    return make_run_config({**SMALL, **kw})
+
+
+def trainer(configs, data):
+    return GroupTrainer(configs, data, CPU, precision="fp32")
+
+
+def assert_same_params(a: dict, b: dict, atol=1e-5):
+    assert set(a) == set(b) == set(PARAMS)
+    for name in PARAMS:
+        assert a[name].shape == b[name].shape, name
+        err = (a[name] - b[name]).abs().max().item()
+        assert err <= atol, f"{name}: max difference {err}"
+
+
+# ------------------------------------------------------------------------- (a) ensemble
+
+
+def test_ensemble_members_train_as_alone(data):
+    c1, c2 = cfg(sigma=0.2, seed=0), cfg(sigma=0.5, seed=3)
+    ens = trainer([c1, c2], data)
+    ens.fit(progress=False)
+    assert ens.step == 20
+    alone = []
+    for c in (c1, c2):
+        t = trainer([c], data)
+        t.fit(progress=False)
+        alone.append(t)
+    for k in range(2):
+        assert_same_params(ens.model.member_state(k), alone[k].model.member_state(0))
+    # the two members really are different runs, and training moved them from the init
+    assert not torch.allclose(ens.model.member_state(0)["encoder.weight"],
+                              ens.model.member_state(1)["encoder.weight"], atol=1e-3)
+    init = trainer([c1], data).model.member_state(0)
+    assert (init["encoder.weight"] - ens.model.member_state(0)["encoder.weight"]).abs().max() > 1e-3
+    # the logged metric history of each member matches its lone run too
+    assert len(ens.history) == 3  # steps 0, 10, 20
+    for k in range(2):
+        for row_e, row_a in zip(ens.history, alone[k].history):
+            assert row_e["step"][k] == row_a["step"][0]
+            assert row_e["sigma"][k] == pytest.approx(row_a["sigma"][0])
+            assert row_e["loss_clean"][k] == pytest.approx(row_a["loss_clean"][0], rel=1e-4)
+            assert row_e["frac_active_clean"][k] == pytest.approx(
+                row_a["frac_active_clean"][0], abs=1e-6)
+
+
+def test_check_group_rejects_members_that_cannot_share_an_ensemble(data):
+    check_group([cfg(sigma=0.1, seed=1, lr=1e-2), cfg(sigma=0.9)])  # member fields only
+    with pytest.raises(ConfigError, match="share every field"):
+        check_group([cfg(), cfg(width=32)])
+    with pytest.raises(ConfigError):
+        GroupTrainer([cfg(), cfg(noise="laplace")], data, CPU)
+
+
+def test_batch_larger_than_data_rejected(data):
+    with pytest.raises(ConfigError, match="batch_size"):
+        trainer([cfg(batch_size=4096)], data)
+
+
+# --------------------------------------------------------------------------- (b) resume
+
+
+def test_resume_from_checkpoint_equals_uninterrupted(data, tmp_path):
+    configs = [cfg(sigma=0.3, seed=1), cfg(sigma=0.8, seed=2)]
+    ckpt = tmp_path / "partial" / "g.pt"
+
+    first = trainer(configs, data)
+    first.fit(str(ckpt), progress=False, stop_after=10)
+    assert first.step == 10 and ckpt.exists()
+
+    second = trainer(configs, data)
+    assert second.step == 0
+    steps_run = []
+    inner = second.train_step
+    second.train_step = lambda step: (steps_run.append(step), inner(step))
+    second.fit(str(ckpt), progress=False)
+    assert second.step == 20
+    assert steps_run == list(range(10, 20))  # it picked up at step 10, not afresh
+
+    full = trainer(configs, data)
+    full.fit(progress=False)
+    for k in range(2):
+        assert_same_params(second.model.member_state(k), full.model.member_state(k), atol=1e-6)
+    # the resumed history is the uninterrupted one: logged at steps 0, 10, 20 once each
+    assert [r["step"][0] for r in second.history] == [0.0, 10.0, 20.0]
+    for r2, rf in zip(second.history, full.history):
+        assert r2["train_loss"] == pytest.approx(rf["train_loss"], rel=1e-5)
+        assert r2["loss_clean"] == pytest.approx(rf["loss_clean"], rel=1e-5)
+    # and a fresh start differs from the stopped-at-10 state (resume really continued)
+    assert not torch.allclose(first.model.member_state(0)["encoder.weight"],
+                              full.model.member_state(0)["encoder.weight"])
+
+
+def test_checkpoint_of_other_runs_is_ignored(data, tmp_path):
+    ckpt = tmp_path / "g.pt"
+    trainer([cfg(sigma=0.3)], data).fit(str(ckpt), progress=False, stop_after=10)
+    other = trainer([cfg(sigma=0.4)], data)
+    other.fit(str(ckpt), progress=False, stop_after=1)
+    assert other.step == 1  # started afresh rather than at step 10
+
+
+# ----------------------------------------------------------------------- (c) divergence
+
+
+def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
+    bad, good = cfg(sigma=0.3, lr=1e30), cfg(sigma=0.3, seed=1)
+    ens = trainer([bad, good], data)
+    ens.fit(progress=False)
+    assert ens.step == 20
+    assert ens.diverged_at[0] == 10 and ens.diverged_at[1] is None
+    dirs = [tmp_path / "bad", tmp_path / "good"]
+    records = ens.write_results([str(d) for d in dirs])
+
+    rb, rg = records
+    assert rb["status"] == "diverged" and rb["diverged_at_step"] == 10
+    assert rb["run_id"] == bad.run_id
+    assert all(v is None for v in rb["final"].values())
+    assert rg["status"] == "ok" and rg["diverged_at_step"] is None
+    for name in ("loss_clean", "loss_noisy", "frac_active_clean", "frac_dead", "bias_mean"):
+        v = rg["final"][name]
+        assert v is not None and math.isfinite(v), name
+    assert 0.0 <= rg["final"]["frac_active_clean"] <= 1.0
+    # the records are also on disk, with the history
+    on_disk = json.loads((dirs[0] / "metrics.json").read_text())
+    assert on_disk["status"] == "diverged"
+    assert json.loads((dirs[1] / "metrics.json").read_text())["status"] == "ok"
+    assert (dirs[1] / "history.csv").exists() and (dirs[1] / "model.pt").exists()
+    # the diverged member did not disturb its neighbour: it equals the run trained alone
+    alone = trainer([good], data)
+    alone.fit(progress=False)
+    assert_same_params(ens.model.member_state(1), alone.model.member_state(0))
+
+
+# ------------------------------------------------------------------------ (d) optimiser
+
+
+def _pairs(seed=0, K=1):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(K, 3, 4, generator=g)
+    b = torch.randn(K, 3, generator=g)
+    grads = [(torch.randn(K, 3, 4, generator=g), torch.randn(K, 3, generator=g))
+             for _ in range(6)]
+    return w, b, grads
+
+
+def _run_ensemble(kind, w, b, grads, lr, bias_lr, **kw):
+    pw, pb = torch.nn.Parameter(w.clone()), torch.nn.Parameter(b.clone())
+    opt = EnsembleOptimizer([pw, pb], [pb], kind, lr=lr, bias_lr=bias_lr, **kw)
+    for gw, gb in grads:
+        pw.grad, pb.grad = gw.clone(), gb.clone()
+        opt.step()
+    return pw.detach(), pb.detach()
+
+
+def _run_torch(make_opt, w, b, grads, lr, bias_lr):
+    pw, pb = torch.nn.Parameter(w.clone()), torch.nn.Parameter(b.clone())
+    opt = make_opt([{"params": [pw], "lr": lr}, {"params": [pb], "lr": bias_lr}])
+    for gw, gb in grads:
+        pw.grad, pb.grad = gw.clone(), gb.clone()
+        opt.step()
+    return pw.detach(), pb.detach()
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_ensemble_optimizer_matches_torch_on_one_member(kind):
+    w, b, grads = _pairs()
+    if kind == "adam":
+        ew, eb = _run_ensemble("adam", w, b, grads, [0.01], [0.05], betas=(0.8, 0.99))
+        make = lambda groups: torch.optim.Adam(groups, betas=(0.8, 0.99), eps=1e-8)  # noqa
+    else:
+        ew, eb = _run_ensemble("sgd", w, b, grads, [0.01], [0.05], momentum=0.9)
+        make = lambda groups: torch.optim.SGD(groups, momentum=0.9)  # noqa
+    tw, tb = _run_torch(make, w[0], b[0], grads=[(gw[0], gb[0]) for gw, gb in grads],
+                        lr=0.01, bias_lr=0.05)
+    assert torch.allclose(ew[0], tw, atol=1e-6, rtol=0)
+    assert torch.allclose(eb[0], tb, atol=1e-6, rtol=0)
+    assert (ew[0] - w[0]).abs().max() > 1e-3  # it moved
+
+
+def test_plain_sgd_matches_torch():
+    w, b, grads = _pairs(seed=1)
+    ew, eb = _run_ensemble("sgd", w, b, grads, [0.1], [0.1], momentum=0.0)
+    tw, tb = _run_torch(lambda g: torch.optim.SGD(g), w[0], b[0],
+                        [(gw[0], gb[0]) for gw, gb in grads], 0.1, 0.1)
+    assert torch.allclose(ew[0], tw, atol=1e-6) and torch.allclose(eb[0], tb, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_ensemble_optimizer_per_member_learning_rates(kind):
+    w, b, grads = _pairs(seed=2, K=2)
+    lrs, bias_lrs = [0.01, 0.002], [0.03, 0.1]
+    ew, eb = _run_ensemble(kind, w, b, grads, lrs, bias_lrs, momentum=0.5)
+    for k in range(2):
+        make = ((lambda g: torch.optim.Adam(g)) if kind == "adam"
+                else (lambda g: torch.optim.SGD(g, momentum=0.5)))
+        tw, tb = _run_torch(make, w[k], b[k], [(gw[k], gb[k]) for gw, gb in grads],
+                            lrs[k], bias_lrs[k])
+        assert torch.allclose(ew[k], tw, atol=1e-6), k
+        assert torch.allclose(eb[k], tb, atol=1e-6), k
+
+
+def test_inactive_member_is_frozen():
+    w, b, grads = _pairs(seed=3, K=2)
+    pw, pb = torch.nn.Parameter(w.clone()), torch.nn.Parameter(b.clone())
+    opt = EnsembleOptimizer([pw, pb], [pb], "adam", lr=[0.01, 0.01], bias_lr=[0.01, 0.01])
+    opt.active = torch.tensor([0.0, 1.0])
+    for gw, gb in grads:
+        pw.grad, pb.grad = gw.clone(), gb.clone()
+        opt.step()
+    assert torch.equal(pw[0].detach(), w[0]) and torch.equal(pb[0].detach(), b[0])
+    assert not torch.allclose(pw[1].detach(), w[1])
+
+
+def test_clip_grad_norm_per_member_matches_torch():
+    g = torch.Generator().manual_seed(4)
+    w = torch.nn.Parameter(torch.zeros(2, 3, 4))
+    b = torch.nn.Parameter(torch.zeros(2, 3))
+    w.grad, b.grad = torch.randn(2, 3, 4, generator=g), torch.randn(2, 3, generator=g)
+    ref = [(w.grad[k].clone(), b.grad[k].clone()) for k in range(2)]
+    max_norms = torch.tensor([0.5, 100.0])  # member 0 is clipped, member 1 is not
+    norms = clip_grad_norm_per_member([w, b], max_norms)
+    for k in range(2):
+        rw, rb = (torch.nn.Parameter(torch.zeros(3, 4)), torch.nn.Parameter(torch.zeros(3)))
+        rw.grad, rb.grad = ref[k]
+        total = torch.nn.utils.clip_grad_norm_([rw, rb], max_norms[k].item())
+        assert norms[k].item() == pytest.approx(total.item(), rel=1e-6)
+        assert torch.allclose(w.grad[k], rw.grad, atol=1e-6)
+        assert torch.allclose(b.grad[k], rb.grad, atol=1e-6)
+    clipped = torch.cat([w.grad[0].flatten(), b.grad[0]]).norm().item()
+    assert clipped == pytest.approx(0.5, rel=1e-4)
+
+
+def test_grad_clip_zero_means_no_clipping():
+    w = torch.nn.Parameter(torch.zeros(2, 3))
+    w.grad = torch.tensor([[30.0, 40.0, 0.0], [0.3, 0.4, 0.0]])
+    clip_grad_norm_per_member([w], torch.tensor([0.0, 1.0]))
+    assert torch.allclose(w.grad[0], torch.tensor([30.0, 40.0, 0.0]))  # unclipped
+    assert torch.allclose(w.grad[1], torch.tensor([0.3, 0.4, 0.0]))  # norm 0.5 < 1
