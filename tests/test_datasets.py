@@ -243,7 +243,7 @@ def test_wikitext103_downloads_and_builds_official_split(server, project):
     project(wikitext103={"url": server.url("wikitext-103-raw-v1.zip"), "sha256": sha(blob)})
     catalog.build("wikitext103")
     d = catalog.load("wikitext103")
-    assert d["meta"]["kind"] == "text" and d["x_train"].dtype == torch.int64
+    assert d["meta"]["kind"] == "text" and d["x_train"].dtype == torch.uint8
     assert bytes(d["x_train"].to(torch.uint8).tolist()).decode("utf-8") == train
     assert bytes(d["x_test"].to(torch.uint8).tolist()).decode("utf-8") == valid
 

@@ -54,9 +54,10 @@ def build_text(source: str, val_fraction: float, url: str | None = None,
         raise ConfigError(f"unknown text source {source!r}: use pydoc (offline) or "
                           "wikitext103 (downloaded)")
     train, val = split_tokens(text, val_fraction)
-    return train.numpy(), None, val.numpy(), None, [VOCAB]
+    # Stored as bytes (uint8): WikiText-103 is 0.5 GB so, 4 GB as int64; batches widen.
+    return train.to(torch.uint8).numpy(), None, val.to(torch.uint8).numpy(), None, [VOCAB]
 
 
 def _byte_tokens(text: str):
     import numpy as np
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()

@@ -67,7 +67,7 @@ class LMTrainer:
         c = self.cfg
         starts = torch.randint(0, len(self.train_tokens) - c.context - 1, (c.batch_size,),
                                generator=self.g_data, device=self.device)
-        w = self.train_tokens[starts[:, None] + self.offsets]
+        w = self.train_tokens[starts[:, None] + self.offsets].long()
         logits, _ = self.model(w[:, :-1], c.noise, self.sigma_now(self.step), self.g_noise)
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), w[:, 1:].reshape(-1))
         self.opt.zero_grad(set_to_none=True)
@@ -94,7 +94,7 @@ class LMTrainer:
         model.eval()
         for i in range(0, n_win, 16):
             starts = torch.arange(i, min(i + 16, n_win), device=self.device) * c.context
-            w = self.val_tokens[starts[:, None] + self.offsets]
+            w = self.val_tokens[starts[:, None] + self.offsets].long()
             x, y = w[:, :-1], w[:, 1:].reshape(-1)
             for kind, sig in (("clean", 0.0), ("noisy", sigma)):
                 logits, acts = model(x, c.noise, sig, gen)
