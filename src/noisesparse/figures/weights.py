@@ -44,11 +44,11 @@ def f7_synchronisation(plan, fig_id, title):
     axes[1].set_title("encoder weight norms at the end")
     for ax in axes[:2]:
         ax.set_ylabel("density")
-    axes[0].legend(ncol=2)
     hist = load_history(list(runs["run_id"]))
     for s, g in hist.groupby("sigma"):
         axes[2].plot(g["epoch"], g["bias_std"], color=colours[s], label=f"σ={s:g}")
         axes[3].plot(g["epoch"], g["wnorm_cv"], color=colours[s])
+    axes[2].legend(ncol=2)
     axes[2].set_ylabel("std of biases across neurons")
     axes[2].set_title("bias spread over training")
     axes[3].set_ylabel("coefficient of variation of norms")
@@ -60,9 +60,10 @@ def f7_synchronisation(plan, fig_id, title):
     spread = hist[["sigma", "step", "epoch", "bias_mean", "bias_std", "bias_frac_negative",
                    "wnorm_mean", "wnorm_cv"]]
     caption = ("Top: histograms over neurons of the hidden biases and encoder weight-row norms "
-               "at the end of training (seed 0 per σ). Bottom: their spread over training; "
-               "with noise, the biases converge to one negative value and the norms to one "
-               f"value.\n{S.describe(plan, list(runs['run_id']))}.")
+               "at the end of training (seed 0 per σ), over all neurons, dead ones included. "
+               "Bottom: their spread over training. The paper reports that with noise the "
+               "biases converge to one negative value and the norms to one value (claim 3; "
+               f"F18 judges it).\n{S.describe(plan, list(runs['run_id']))}.")
     return S.save(fig_id, fig, table, plan, title, caption, {"spread": spread})
 
 
