@@ -3,6 +3,7 @@
 #
 #   snakemake --cores 2                                  # the default (quick) profile, CPU
 #   snakemake --cores 8 --resources gpu=2 --config profile=paper
+#   snakemake --cores 2 --config with=latents          # plus the profile's optional studies
 from noisesparse import paths
 from noisesparse.registry import build_plan
 
@@ -10,7 +11,7 @@ configfile: "params.yaml"
 report: "workflow/report/workflow.rst"
 
 PROFILE = config["profile"]
-PLAN = build_plan(PROFILE)
+PLAN = build_plan(PROFILE, config.get("with"))
 
 
 include: "workflow/rules/data.smk"

@@ -59,9 +59,11 @@ class LocalServer:
                     n = cuts.pop(0)
                     chunk = chunk[:n]
                     self.close_connection = True
+                # Logged before writing: the client may finish reading (and the test check
+                # the log) before this thread runs again.
+                entry["sent"] = len(chunk)
                 self.wfile.write(chunk)
                 self.wfile.flush()
-                entry["sent"] = len(chunk)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]

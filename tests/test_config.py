@@ -183,6 +183,27 @@ def test_smoke_plan_respects_max_members():
     assert set(plan.figures["F1"]["runs"]) == set(plan.studies["sigma_sweep"])
 
 
+def test_optional_studies_run_only_when_switched_on():
+    off = build_plan("quick")
+    on = build_plan("quick", "latents")  # a comma-separated string, as from --config
+    assert "latents" not in off.studies and "natural_latents" not in off.datasets
+    assert off.figures["F3"]["studies"] == ["datasets"]
+    assert on.extras == ("latents",) and on.studies["latents"]
+    assert {on.runs[r].dataset for r in on.studies["latents"]} == {"natural_latents"}
+    # the latents are built from their images, each a pipeline step
+    assert {"natural_latents", "natural_colour32"} <= set(on.datasets)
+    assert on.figures["F3"]["studies"] == ["datasets", "latents"]
+    assert set(on.studies["latents"]) <= set(on.figures["F3"]["runs"])
+    # switching a study on adds runs, and changes none of the others
+    assert set(off.runs) < set(on.runs) and set(off.groups) < set(on.groups)
+    # in the paper profile the latent study is not optional: always planned
+    assert build_plan("paper").studies["latents"]
+    with pytest.raises(ConfigError, match="did you mean 'latents'"):
+        build_plan("quick", ["latent"])
+    with pytest.raises(ConfigError, match="list of study names"):
+        build_plan("quick", [3])
+
+
 def test_unknown_profile_raises():
     with pytest.raises(ConfigError, match="unknown profile 'nope'") as e:
         build_plan("nope")

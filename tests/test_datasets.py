@@ -320,6 +320,35 @@ def test_cifar10_latents_builder_embeds_both_splits(server, project, tmp_path, m
         convmixer.weights_file({"sha256": "0" * 64})
 
 
+@needs_weights
+def test_natural_latents_embed_embedded_photo_patches(project, monkeypatch):
+    """The quick profile's optional latent study: ConvMixer latents of 32x32 colour patches
+    of the photographs in scikit-image, offline with a local copy of the weights."""
+    monkeypatch.setenv(convmixer.WEIGHTS_ENV, str(WEIGHTS))
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    project(natural_colour32={"n_train": 40, "n_test": 8},
+            natural_latents={"device": "cpu", "batch": 16})
+    assert not catalog.is_labelled("natural_latents") and catalog.is_labelled("cifar10_latents")
+    catalog.build("natural_latents")  # builds its source first
+    d = catalog.load("natural_latents")
+    src = catalog.load("natural_colour32")
+    assert d["x_train"].shape == (40, 256) and d["x_test"].shape == (8, 256)
+    assert d["y_train"] is None and d["meta"]["n_classes"] == 0
+    assert d["meta"]["source"] == "natural_colour32" and src["meta"]["shape"] == [3, 32, 32]
+    np.testing.assert_allclose(d["x_test"].numpy(),
+                               convmixer.embed(src["x_test"], WEIGHTS, "cpu"), atol=1e-5)
+    assert 1.5 < float(d["x_train"].norm(dim=1).median()) < 4.5  # the spec's ~2.7 scale
+
+
+def test_latents_of_a_non_cifar_format_source_are_refused(project, monkeypatch):
+    monkeypatch.setenv(convmixer.WEIGHTS_ENV, __file__)  # any file: the shape check comes first
+    project(natural_grey6={"n_train": 4, "n_test": 2},
+            bad_latents={"kind": "convmixer_latents", "source": "natural_grey6"})
+    with pytest.raises(ConfigError, match=r"needs CIFAR-format \[3, 32, 32\]"):
+        catalog.build("bad_latents")
+    assert not (Path("data/processed/bad_latents.pt")).exists()
+
+
 # ---------------------------------------------------------------------------- image_folder
 
 

@@ -29,11 +29,11 @@ def _env(root: Path) -> dict:
     return env
 
 
-def _project(tmp: Path, profile: str = "smoke") -> Path:
+def _project(tmp: Path, profile: str = "smoke", extras=()) -> Path:
     for name in COPY:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp / name)
-    (tmp / "params.yaml").write_text(f"profile: {profile}\n")
+    (tmp / "params.yaml").write_text(f"profile: {profile}\nwith: {list(extras)}\n")
     return tmp
 
 
@@ -66,20 +66,36 @@ def _snakemake_jobs(root: Path) -> dict[str, tuple[str, ...]]:
 
 
 def test_committed_dvc_yaml_matches_registry():
-    profile = yaml.safe_load((REPO / "params.yaml").read_text())["profile"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
     committed = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    assert committed == dvc_yaml_dict(profile), \
+    assert committed == dvc_yaml_dict(params["profile"], params.get("with")), \
         "dvc.yaml drifted from the registry: run `noisesparse dvc-plan`"
 
 
-def test_engines_describe_the_same_pipeline(tmp_path, monkeypatch):
-    root = _project(tmp_path)
+@pytest.mark.parametrize("extras", [(), ("latents",)])
+def test_engines_describe_the_same_pipeline(tmp_path, monkeypatch, extras):
+    root = _project(tmp_path, extras=extras)
     monkeypatch.setenv("NOISESPARSE_ROOT", str(root))
     snake = _snakemake_jobs(root)
-    dvc = {s["cmd"]: tuple(sorted(s["outs"])) for s in dvc_yaml_dict("smoke")["stages"].values()}
+    dvc = {s["cmd"]: tuple(sorted(s["outs"]))
+           for s in dvc_yaml_dict("smoke", extras)["stages"].values()}
     assert snake == dvc
-    plan = build_plan("smoke")
+    plan = build_plan("smoke", extras)
     assert len(dvc) == len(plan.datasets) + len(plan.groups) + len(plan.figures)
+    # the optional latent study (and its image source) is in both only when switched on
+    latents = {"data/processed/natural_latents.pt", "data/processed/natural_colour32.pt"}
+    assert (latents <= {o for outs in dvc.values() for o in outs}) == bool(extras)
+
+
+def test_switching_on_an_optional_study_changes_only_its_steps():
+    off = dvc_yaml_dict("smoke")["stages"]
+    on = dvc_yaml_dict("smoke", ["latents"])["stages"]
+    changed = {k for k in off if on[k] != off[k]}
+    assert changed == {"figure_F3", "figure_F17"}  # the figures that draw the latents
+    added = set(on) - set(off)
+    assert {"data_natural_latents", "data_natural_colour32"} < added
+    assert all("--with latents" in on[k]["cmd"] for k in added if k.startswith("train_"))
+    assert not any("--with" in s["cmd"] for k, s in on.items() if k not in added | changed)
 
 
 def test_paper_profile_plans(tmp_path):

@@ -12,7 +12,7 @@ from .config import RunConfig
 from .data import dataset_spec
 
 # Input dimensions of datasets that are not built yet (downloads).
-KNOWN_DIMS = {"cifar10": 3072, "mnist": 784, "cifar10_latents": 256}
+KNOWN_DIMS = {"cifar10": 3072, "mnist": 784, "convmixer_latents": 256}
 
 
 def input_dim(dataset: str) -> int:

@@ -18,11 +18,11 @@ import yaml
 
 from . import paths
 from .config import RunConfig, check_keys, make_run_config
-from .data import dataset_spec
+from .data import dataset_spec, sources
 from .errors import ConfigError
 
 PROFILE_KEYS = {"description", "device", "precision", "max_members", "vars", "run_defaults",
-                "studies"}
+                "studies", "optional_studies"}
 STUDY_KEYS = {"description", "base", "variants", "grid"}
 FIGURE_KEYS = {"title", "studies", "tables"}
 
@@ -33,6 +33,8 @@ class Plan:
     description: str
     device: str
     precision: str = "tf32"
+    extras: tuple[str, ...] = ()  # optional studies switched on (`with`)
+    optional_runs: set[str] = field(default_factory=set)  # runs only those studies have
     runs: dict[str, RunConfig] = field(default_factory=dict)
     studies: dict[str, list[str]] = field(default_factory=dict)
     study_info: dict[str, str] = field(default_factory=dict)
@@ -41,7 +43,14 @@ class Plan:
 
     @property
     def datasets(self) -> list[str]:
-        return sorted({c.dataset for c in self.runs.values()})
+        """Every dataset the runs read, and those they are built from (a step each)."""
+        todo, seen = [c.dataset for c in self.runs.values()], set()
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(sources(name))
+        return sorted(seen)
 
     def group_of(self, run_id: str) -> str:
         for gid, members in self.groups.items():
@@ -65,9 +74,18 @@ class Plan:
         studies = "; ".join(f"{s}: {self.study_info[s]}" for s in info["studies"])
         return f"{fig}. {info['title']}. Studies: {studies}. Made by {self.describe(info['runs'])}."
 
+    def cli_opts(self, group: str | None = None, figure: str | None = None) -> str:
+        """Plan options of a pipeline step's command. `--with` only where the step needs an
+        optional study, so that switching one on changes (and re-runs) no other step."""
+        needs = ((group is not None and any(r in self.optional_runs for r in self.groups[group]))
+                 or (figure is not None and any(s in self.extras
+                                                for s in self.figures[figure]["studies"])))
+        return f"--profile {self.profile}" + (f" --with {','.join(self.extras)}" if needs else "")
+
     def to_dict(self) -> dict:
         return {
             "profile": self.profile,
+            "with": list(self.extras),
             "description": self.description,
             "datasets": {d: paths.processed(d) for d in self.datasets},
             "runs": [{"id": rid, "hash": c.hash, "group": self.group_of(rid),
@@ -152,23 +170,48 @@ def _group_id(members: list[RunConfig]) -> str:
     return f"{c.dataset}-n{c.width}-{c.task[:5]}-{h}"
 
 
-def build_plan(profile: str) -> Plan:
+def parse_extras(value) -> tuple[str, ...]:
+    """`with` as given on a command line, in params.yaml or Snakemake's --config: a list,
+    a comma-separated string, or nothing."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"`with` must be a list of study names, got {value!r}")
+    return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+
+
+def build_plan(profile: str, extras=()) -> Plan:
+    """The runs, training groups and figures of a profile. Studies the profile lists under
+    `optional_studies` are left out unless named in `extras` (e.g. the quick profile's
+    latent-space study, which needs the authors' ConvMixer weights)."""
     prof = load_profile(profile)
     spec = _read_yaml(paths.config_dir() / "studies.yaml", "study registry")
     check_keys(spec, {"studies", "figures"}, "studies.yaml")
     studies = spec.get("studies") or {}
     overrides = prof.get("studies") or {}
     check_keys(overrides, studies, f"profile {profile}: studies")
+    optional = prof.get("optional_studies") or []
+    if not isinstance(optional, list):
+        raise ConfigError(f"profile {profile}: optional_studies must be a list of study names")
+    check_keys(optional, studies, f"profile {profile}: optional_studies")
+    extras = parse_extras(extras)
+    check_keys(extras, studies, "`with` (study names)")
+    skipped = set(optional) - set(extras)
+    extras = tuple(s for s in extras if s in optional)  # naming a planned study: a no-op
     vars_ = prof.get("vars") or {}
     defaults = prof.get("run_defaults") or {}
     max_members = prof.get("max_members", 8)
     if not isinstance(max_members, int) or max_members < 1:
         raise ConfigError(f"profile {profile}: max_members must be a positive integer")
     plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"),
-                prof.get("precision", "tf32"))
+                prof.get("precision", "tf32"), extras)
 
     for name, study in studies.items():
         check_keys(study, STUDY_KEYS, f"study {name}")
+        if name in skipped:
+            continue
         ov = overrides.get(name) or {}
         check_keys(ov, STUDY_KEYS, f"profile {profile}: study {name}")
         merged = {"base": {**(study.get("base") or {}), **(ov.get("base") or {})},
@@ -181,6 +224,8 @@ def build_plan(profile: str) -> Plan:
                 rids.append(cfg.run_id)
         plan.studies[name] = rids
         plan.study_info[name] = study.get("description", "")
+    base = {r for name, rids in plan.studies.items() if name not in extras for r in rids}
+    plan.optional_runs = set(plan.runs) - base
 
     by_key: dict[str, list[RunConfig]] = {}
     for cfg in plan.runs.values():
@@ -193,12 +238,15 @@ def build_plan(profile: str) -> Plan:
 
     for fig, info in (spec.get("figures") or {}).items():
         check_keys(info, FIGURE_KEYS, f"figure {fig}")
-        missing = [s for s in info.get("studies", []) if s not in plan.studies]
+        missing = [s for s in info.get("studies", []) if s not in studies]
         if missing:
             raise ConfigError(f"figure {fig} needs unknown studies {missing}")
-        runs = list(dict.fromkeys(r for s in info["studies"] for r in plan.studies[s]))
+        fig_studies = [s for s in info["studies"] if s not in skipped]
+        if not fig_studies:
+            continue  # every study it draws is optional and off
+        runs = list(dict.fromkeys(r for s in fig_studies for r in plan.studies[s]))
         tables = info.get("tables") or []
-        plan.figures[fig] = {"title": info.get("title", fig), "studies": info["studies"],
+        plan.figures[fig] = {"title": info.get("title", fig), "studies": fig_studies,
                              "runs": runs, "tables": tables,
                              "outputs": paths.figure_files(fig, tables)}
     return plan

@@ -19,9 +19,9 @@ for _fig, _info in PLAN.figures.items():
             ],
         params:
             fig=_fig,
-            profile=PROFILE,
+            opts=PLAN.cli_opts(figure=_fig),
             caption=PLAN.caption(_fig),
         log:
             f"results/logs/figures/{_fig}.log",
         shell:
-            "noisesparse figure {params.fig} --profile {params.profile} 2>&1 | tee {log}"
+            "noisesparse figure {params.fig} {params.opts} 2>&1 | tee {log}"

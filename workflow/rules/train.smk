@@ -13,12 +13,12 @@ for _gid, _members in PLAN.groups.items():
             [directory(paths.run_dir(r)) for r in _members],
         params:
             group=_gid,
-            profile=PROFILE,
+            opts=PLAN.cli_opts(group=_gid),  # --with only for an optional study's runs
         log:
             f"results/logs/train/{_gid}.log",
         threads: min(workflow.cores, 4)
         resources:
             gpu=1,
         shell:
-            "noisesparse train --profile {params.profile} --group {params.group} "
+            "noisesparse train {params.opts} --group {params.group} "
             "--threads {threads} --no-progress 2>&1 | tee {log}"

@@ -44,13 +44,14 @@ KINDS = {
     # Downloaded datasets (data/download.py fetches into data/raw/, checked by sha256).
     "cifar10": ({"url", "sha256", "mirrors"}, _downloaded("cifar10")),
     "mnist": ({"base_url", "files", "mirrors"}, _downloaded("mnist")),
-    "cifar10_latents": ({"source", "weights", "batch", "device"},
-                        _downloaded("cifar10_latents")),
+    # Latents of any CIFAR-format [3, 32, 32] dataset (`source`) under the authors' ConvMixer.
+    "convmixer_latents": ({"source", "weights", "batch", "device"},
+                          _downloaded("convmixer_latents")),
     # A user's own images: a folder of image files or an .npy array (data/folder.py).
     "image_folder": ({"path", "size", "colour", "mode", "n_patches", "test_fraction", "seed"},
                      _image_folder),
 }
-LABELLED = {"digits", "cifar10", "mnist", "cifar10_latents"}
+LABELLED = {"digits", "cifar10", "mnist"}
 
 
 @functools.cache
@@ -88,8 +89,17 @@ def dataset_spec(name: str) -> dict:
     return cat[name]
 
 
+def sources(name: str) -> list[str]:
+    """Datasets this one is built from (a latents dataset's images), a pipeline step each."""
+    spec = dataset_spec(name)
+    return [spec["source"]] if spec["kind"] == "convmixer_latents" else []
+
+
 def is_labelled(name: str) -> bool:
-    return dataset_spec(name)["kind"] in LABELLED
+    spec = dataset_spec(name)
+    if spec["kind"] == "convmixer_latents":  # latents carry their source's labels
+        return is_labelled(spec["source"])
+    return spec["kind"] in LABELLED
 
 
 def build(name: str, out: str | None = None) -> str:

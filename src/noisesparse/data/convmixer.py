@@ -143,7 +143,7 @@ def weights_file(weights: dict | None, progress: bool = True) -> str:
         return str(path)
     url = weights.get("url")
     if not url or not sha:
-        raise ConfigError("datasets.yaml: cifar10_latents needs weights: {url, sha256} "
+        raise ConfigError("datasets.yaml: a convmixer_latents dataset needs weights: {url, sha256} "
                           f"(or set ${WEIGHTS_ENV} to a local copy of the state dict)")
     return fetch(url, raw_path(_file_name(url)), sha, mirrors=weights.get("mirrors") or (),
                  progress=progress)

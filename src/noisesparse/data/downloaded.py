@@ -1,6 +1,7 @@
-"""Catalog builders for the downloaded datasets: CIFAR-10, MNIST, CIFAR-10 ConvMixer latents,
-and the WikiText-103 corpus. Files are fetched (checked against the sha256 pinned in
-config/datasets.yaml) into data/raw/, then parsed by `formats`.
+"""Catalog builders for the downloaded datasets: CIFAR-10, MNIST, ConvMixer latents (of
+CIFAR-10 or of natural-image patches) and the WikiText-103 corpus. Files are fetched
+(checked against the sha256 pinned in config/datasets.yaml) into data/raw/, then parsed by
+`formats`.
 
 Each builder returns (x_train, y_train, x_test, y_test, shape, extra_meta).
 """
@@ -62,10 +63,11 @@ def wikitext103(url: str | None = None, sha256: str | None = None, mirrors=()):
     return formats.wikitext103_raw(path)
 
 
-def cifar10_latents(source: str = "cifar10", weights: dict | None = None, batch: int = 500,
-                    device: str = "auto"):
-    """256-d ConvMixer latents of both splits of the `source` dataset (CIFAR-10 images),
-    built first if data/processed/<source>.pt is missing."""
+def convmixer_latents(source: str = "cifar10", weights: dict | None = None, batch: int = 500,
+                      device: str = "auto"):
+    """256-d ConvMixer latents of both splits of the `source` dataset (CIFAR-format images:
+    CIFAR-10, or 32x32 colour natural-image patches), built first if
+    data/processed/<source>.pt is missing."""
     from .. import devices, paths
     from . import catalog, convmixer
 
@@ -75,7 +77,7 @@ def cifar10_latents(source: str = "cifar10", weights: dict | None = None, batch:
     data = catalog.load(source)
     shape = list(data["meta"]["shape"])
     if shape != [3, 32, 32]:
-        raise ConfigError(f"cifar10_latents: source {source!r} has shape {shape}; the "
+        raise ConfigError(f"convmixer_latents: source {source!r} has shape {shape}; the "
                           "ConvMixer needs CIFAR-format [3, 32, 32] images")
     lease = devices.acquire(device)
     try:
@@ -86,5 +88,5 @@ def cifar10_latents(source: str = "cifar10", weights: dict | None = None, batch:
     y_tr, y_te = data["y_train"], data["y_test"]
     return (z_tr, None if y_tr is None else y_tr.numpy(), z_te,
             None if y_te is None else y_te.numpy(), [z_tr.shape[1]],
-            {"n_classes": int(data["meta"]["n_classes"]), "source": source,
+            {"n_classes": int(data["meta"].get("n_classes", 0)), "source": source,
              "weights": {k: v for k, v in (weights or {}).items() if k in ("url", "sha256")}})

@@ -18,7 +18,8 @@ def _final(plan, study: str) -> pd.DataFrame:
 
 
 def _runs(plan, *studies) -> list[str]:
-    return [r for s in studies if s in plan.studies for r in plan.studies[s]]
+    """The runs of those studies the plan has (optional ones may be off), each once."""
+    return list(dict.fromkeys(r for s in studies if s in plan.studies for r in plan.studies[s]))
 
 
 def _reference(name: str):
@@ -42,10 +43,11 @@ def _beside_paper(ax, table, ref_name: str, ref_label: str) -> None:
     ax.legend()
 
 
-def _ablation(plan, fig_id, title, study, by, fmt=str, metrics=("frac_active_clean",
+def _ablation(plan, fig_id, title, studies, by, fmt=str, metrics=("frac_active_clean",
               "frac_active_noisy"), note=""):
     """Fraction active vs σ, one curve per value of `by`; one panel per metric."""
-    df = _final(plan, study)
+    runs = _runs(plan, *([studies] if isinstance(studies, str) else studies))
+    df = load_final(runs)
     table = S.summarise(df, [by, "sigma"], list(metrics))
     fig, axes = S.panels(len(metrics))
     for ax, m in zip(axes, metrics):
@@ -54,7 +56,7 @@ def _ablation(plan, fig_id, title, study, by, fmt=str, metrics=("frac_active_cle
         ax.set_title(_panel_title(m))
     axes[0].legend(title=by)
     caption = (f"Final {S.ACTIVE_LABEL} vs σ, one curve per {by}. {note}"
-               f"\n{S.describe(plan, plan.studies[study])}.")
+               f"\n{S.describe(plan, runs)}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
@@ -115,9 +117,11 @@ def f2_width(plan, fig_id, title):
 
 
 def f3_datasets(plan, fig_id, title):
-    return _ablation(plan, fig_id, title, "datasets", "dataset",
+    return _ablation(plan, fig_id, title, ["datasets", "latents"], "dataset",
                      note="Raw pixels, a second natural-image set and digits stand in for "
-                          "raw CIFAR-10, latents and MNIST outside the paper profile.")
+                          "raw CIFAR-10, latents and MNIST outside the paper profile; "
+                          "natural_latents (when run) are the authors' ConvMixer latents of "
+                          "natural-image patches.")
 
 
 def f4_noise(plan, fig_id, title):
