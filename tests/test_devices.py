@@ -25,4 +25,4 @@ def test_cpu_fallback_is_logged(tmp_path, monkeypatch, caplog):
     assert devices.acquire("auto", lock_dir=str(tmp_path)).device.type == "cpu"
     assert "no GPU found" in caplog.text
     assert devices.acquire("cuda:1", lock_dir=str(tmp_path)).device.type == "cpu"
-    assert "training on CPU" in caplog.text
+    assert "running on CPU" in caplog.text

@@ -46,12 +46,12 @@ def acquire(requested: str = "auto", lock_dir: str = LOCK_DIR, wait_s: float | N
     if requested not in ("auto", "cuda"):
         dev = torch.device(requested)
         if dev.type == "cuda" and gpu_count() == 0:
-            log.warning("%s requested but no GPU is available: training on CPU", requested)
+            log.warning("%s requested but no GPU is available: running on CPU", requested)
             dev = torch.device("cpu")
         return DeviceLease(dev)
     n = gpu_count()
     if n == 0:
-        log.info("no GPU found: training on CPU")
+        log.info("no GPU found: running on CPU")
         return DeviceLease(torch.device("cpu"))
     Path(lock_dir).mkdir(parents=True, exist_ok=True)
     start = time.time()

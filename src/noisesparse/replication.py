@@ -180,8 +180,9 @@ def verdicts(plan: Plan) -> pd.DataFrame:
             "; ".join(parts), better)
 
     checks, parts = [], []
-    for study, key in (("datasets", "dataset"), ("noise_types", "noise"), ("width", "width"),
-                       ("tasks", "task"), ("activations", "activation"), ("lm_sigma", "arch")):
+    for study, key in (("datasets", "dataset"), ("latents", "dataset"), ("noise_types", "noise"),
+                       ("width", "width"), ("tasks", "task"), ("activations", "activation"),
+                       ("lm_sigma", "arch")):
         if study not in studies:
             continue
         df = load_final(studies[study])

@@ -54,7 +54,8 @@ def _ablation(plan, fig_id, title, studies, by, fmt=str, metrics=("frac_active_c
         S.sigma_curves(ax, table, by, m, fmt=fmt)
         ax.set_ylabel(_ylabel(m))
         ax.set_title(_panel_title(m))
-    axes[0].legend(title=by)
+    # Beside the last panel: inside, four or more curves leave it no free corner.
+    axes[-1].legend(title=by, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     caption = (f"Final {S.ACTIVE_LABEL} vs σ, one curve per {by}. {note}"
                f"\n{S.describe(plan, runs)}.")
     return S.save(fig_id, fig, table, plan, title, caption)
