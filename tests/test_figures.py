@@ -115,3 +115,36 @@ def test_unknown_figure_is_a_clear_error(plan):
     with pytest.raises(SystemExit) as e:
         main(["figure", "F99", "--profile", "smoke"])
     assert e.value.code == 2
+
+
+def test_the_optional_latent_study_joins_its_figures(smoke_root, monkeypatch):
+    """Switched on, the latent study's runs reach F3, F17 and F18's claims 2 and 8. The
+    latents here are random 256-d vectors written in the processed format (the ConvMixer
+    itself is tested in test_datasets.py), so no weights are needed."""
+    import torch
+    from noisesparse import paths
+    from noisesparse.figures import draw
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(smoke_root))
+    plan = build_plan("smoke", ["latents"])
+    g = torch.Generator().manual_seed(0)
+    torch.save({"x_train": torch.randn(512, 256, generator=g) * 0.17,
+                "x_test": torch.randn(128, 256, generator=g) * 0.17,
+                "y_train": None, "y_test": None,
+                "meta": {"name": "natural_latents", "kind": "convmixer_latents",
+                         "description": "test stand-in", "shape": [256], "n_classes": 0}},
+               paths.processed("natural_latents"))
+    latent_groups = [gid for gid, m in plan.groups.items() if m[0] in plan.optional_runs]
+    assert latent_groups
+    for gid in latent_groups:
+        main(["train", "--profile", "smoke", "--with", "latents", "--group", gid,
+              "--no-progress", "--threads", "2"])
+    for fig in ("F3", "F17", "F18"):
+        draw(fig, plan)
+    f3 = pd.read_csv(smoke_root / "results/tables/F3.csv")
+    assert "natural_latents" in set(f3["dataset"])
+    verdicts = pd.read_csv(smoke_root / "results/tables/F18_verdicts.csv").set_index("claim")
+    assert "latents/natural_latents" in verdicts.loc[2, "measured"]
+    assert "latents/natural_latents" in verdicts.loc[8, "measured"]
+    # without `--with latents`, the latent groups are not in the plan
+    with pytest.raises(SystemExit):
+        main(["train", "--profile", "smoke", "--group", latent_groups[0], "--no-progress"])
