@@ -190,6 +190,19 @@ def test_mse_per_sample_mean_then_batch_mean():
     close(M.mse(torch.stack([y, x]), torch.stack([x, x])), [3.25, 0.0])
 
 
+def test_error_and_energy_give_a_scale_free_relative_error():
+    y = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x = torch.tensor([[1.0, 0.0], [0.0, 4.0]])
+    err, energy = M.error_and_energy(y, x)
+    close(err, 4.0 + 9.0)
+    close(energy, 1.0 + 16.0)
+    # per member on a stacked batch; predicting zeros gives a ratio of exactly 1,
+    # and scaling prediction and target together leaves the ratio unchanged
+    err, energy = M.error_and_energy(torch.stack([torch.zeros_like(x), 10 * y]),
+                                     torch.stack([x, 10 * x]))
+    close(err / energy, [1.0, 13.0 / 17.0])
+
+
 def test_cross_entropy_matches_torch():
     # uniform logits over 4 classes: log 4
     close(M.cross_entropy(torch.zeros(3, 4), torch.tensor([0, 1, 3])), math.log(4))

@@ -167,6 +167,28 @@ def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
     assert_same_params(ens.model.member_state(1), alone.model.member_state(0))
 
 
+def test_cosine_top_k_reconstructs_unit_inputs_and_reports_relative_error(data):
+    """The Top-K baseline's inputs are L2-normalised, so is what it reconstructs (its raw
+    norm is not in a cosine code); the relative error makes its loss comparable."""
+    topk = cfg(normalize=True, bias="shared", topk=4, topk_schedule="fixed", steps=200)
+    plain = cfg(steps=200)
+    for c in (topk, plain):
+        ens = trainer([c], data)
+        ens.fit(progress=False)
+        final = ens.final_metrics()  # on the whole held-out set
+        x = ens.x_test
+        target = torch.nn.functional.normalize(x, dim=-1) if c.normalize else x
+        assert torch.allclose(ens.model.target(x), target)
+        with torch.no_grad():
+            out = ens.model(x)[2][0]
+        rel = float(final["loss_clean_rel"][0])
+        assert rel == pytest.approx(float((out - target).pow(2).sum() / target.pow(2).sum()),
+                                    rel=1e-4)
+        assert float(final["loss_clean"][0]) == pytest.approx(
+            float((out - target).pow(2).mean()), rel=1e-4)
+        assert 0 < rel < 0.8, (c.run_id, rel)  # it learned: far better than predicting zeros
+
+
 # ------------------------------------------------------------------------ (d) optimiser
 
 

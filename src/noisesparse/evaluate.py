@@ -66,15 +66,21 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
                                                                  act_threshold)), n)
         out_noisy = model.decode(zn)
         if model.task == "reconstruction":
-            add("loss_clean", M.mse(out, xc), n)
-            add("loss_noisy", M.mse(out_noisy, xc), n)
+            tc = model.target(xc)
+            add("loss_clean", M.mse(out, tc), n)
+            add("loss_noisy", M.mse(out_noisy, tc), n)
+            err2, energy = M.error_and_energy(out, tc)
+            add("_err2", err2, 1)
+            add("_energy", energy, 1)
         else:
             yc = y[i:i + chunk]
             add("loss_clean", M.cross_entropy(out, yc), n)
             add("loss_noisy", M.cross_entropy(out_noisy, yc), n)
             add("accuracy_clean", M.accuracy(out, yc), n)
             add("accuracy_noisy", M.accuracy(out_noisy, yc), n)
-    res = {k: v / len(x) for k, v in sums.items()}
+    res = {k: v / len(x) for k, v in sums.items() if not k.startswith("_")}
+    if "_err2" in sums:  # relative error over the whole held-out set, not a mean of chunks
+        res["loss_clean_rel"] = sums["_err2"] / sums["_energy"].clamp(min=1e-12)
     dead = M.dead_mask(activity) if dead is None else dead
     res["frac_dead"] = M.fraction_dead(dead)
     res["frac_active_living"] = M.fraction_active_living(counts, len(x), dead)

@@ -118,6 +118,14 @@ def mse(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (y - x).pow(2).mean(dim=-1).mean(dim=-1)
 
 
+def error_and_energy(y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed squared error and summed target energy over a batch, [..., B, D] -> [...]
+    each. Their ratio (summed over the whole held-out set) is the relative reconstruction
+    error: scale-free, so networks with different targets (raw or L2-normalised inputs)
+    compare; 1 is no better than predicting zeros."""
+    return (y - x).pow(2).sum(dim=(-2, -1)), x.pow(2).sum(dim=(-2, -1))
+
+
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy; logits [..., B, C], labels [B] or [..., B]."""
     logp = logits.log_softmax(dim=-1)

@@ -130,6 +130,11 @@ class SparseNet(nn.Module):
             mu = mu + self.inhib_eta * ((mu0 - inhibition) - mu)
         return torch.relu(mu)
 
+    def target(self, x: torch.Tensor) -> torch.Tensor:
+        """What a reconstruction should reproduce: the clean input, L2-normalised when the
+        inputs are (`normalize`, the Top-K baseline: its data are unit vectors)."""
+        return nn.functional.normalize(x, dim=-1) if self.normalize else x
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.b2.unsqueeze(1), z, self.w2.transpose(1, 2))
 

@@ -154,7 +154,7 @@ class GroupTrainer:
             pre, z, out = model(xb + torch.stack(noise))
         out, z = out.float(), z.float()
         if c0.task == "reconstruction":
-            loss = M.mse(out, xb)  # against the CLEAN input: a denoising autoencoder
+            loss = M.mse(out, model.target(xb))  # the CLEAN input: a denoising autoencoder
         else:
             loss = M.cross_entropy(out, self.y[idx])
         total = loss
