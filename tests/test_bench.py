@@ -16,6 +16,14 @@ def test_bench_writes_all_measurements(tmp_path):
     assert df.loc[df["what"] == "ours", "speedup_vs_reference"].notna().all()
 
 
+def test_bench_times_the_compiled_trainer_beside_the_eager_one(tmp_path):
+    rows = run(d=16, width=32, batch=64, n=512, steps=2, warmup=1, members=(1,),
+               device="cpu", out_dir=str(tmp_path), compile=True)
+    assert [r["what"] for r in rows] == ["matmuls_only", "reference_dataloader", "ours",
+                                         "ours_compiled"]
+    assert all(r["ms_per_step"] > 0 for r in rows)
+
+
 def test_precision_check_compares_precisions_side_by_side(tmp_path):
     from noisesparse.bench import precision_check
     rows = precision_check(device="cpu", steps=20, sigmas=(0.0, 0.8), width=16,

@@ -114,6 +114,21 @@ def test_unknown_dataset_fails_the_plan(tmp_path, monkeypatch):
         build_plan("smoke")
 
 
+@pytest.mark.parametrize("value,ok", [(True, True), (False, True), ("yes", False), (1, False)])
+def test_profile_compile_flag_must_be_a_boolean(tmp_path, monkeypatch, value, ok):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    prof = tmp_path / "config" / "profiles" / "smoke.yaml"
+    data = yaml.safe_load(prof.read_text())
+    data["compile"] = value
+    prof.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    if ok:
+        assert build_plan("smoke").compile is value
+    else:
+        with pytest.raises(ConfigError, match="compile must be true or false"):
+            build_plan("smoke")
+
+
 # -------------------------------------------------------------------------- hash, run_id
 
 

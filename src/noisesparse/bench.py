@@ -54,11 +54,11 @@ def _data(n: int, d: int, dev) -> dict:
 
 
 def ours(members: int, d: int, width: int, batch: int, n: int, steps: int, warmup: int, dev,
-         precision: str = "tf32"):
+         precision: str = "tf32", compile: bool = False):
     cfgs = [make_run_config({"dataset": "bench", "width": width, "batch_size": batch,
                              "sigma": 0.1 * (k + 1), "seed": k, "steps": 10**9,
                              "log_every": 10**9}) for k in range(members)]
-    tr = GroupTrainer(cfgs, _data(n, d, dev), dev, precision)
+    tr = GroupTrainer(cfgs, _data(n, d, dev), dev, precision, compile)
     state = {"step": 0}
 
     def step():
@@ -111,7 +111,9 @@ def matmuls_only(d: int, width: int, batch: int, steps: int, warmup: int, dev):
 
 def run(d: int = 256, width: int = 10_000, batch: int = 1024, n: int = 50_000,
         steps: int = 10, warmup: int = 2, members=(1, 2, 4, 8, 16), device: str = "auto",
-        out_dir: str = "benchmarks", precision: str = "tf32") -> list[dict]:
+        out_dir: str = "benchmarks", precision: str = "tf32", compile: bool = False) -> list[dict]:
+    """Time (a), (b), (c) and ensemble scaling; with `compile`, also our trainer under
+    torch.compile (compilation happens in the warm-up steps, outside the timing)."""
     dev = _device(device)
     set_precision(precision, dev)  # for all three timings alike
     name = device_name(dev)
@@ -120,13 +122,14 @@ def run(d: int = 256, width: int = 10_000, batch: int = 1024, n: int = 50_000,
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         t_mm = matmuls_only(d, width, batch, steps, warmup, dev)
     t_ref = reference(d, width, batch, n, steps, warmup, dev)
-    t_one = None
-    for k in members:
-        t = ours(k, d, width, batch, n, steps, warmup, dev, precision)
-        t_one = t if k == 1 else t_one
-        rows.append({**shape, "what": "ours", "members": k, "ms_per_step": 1e3 * t,
-                     "vs_one_member": t / t_one if t_one else float("nan"),
-                     "vs_matmuls": t / (k * t_mm), "speedup_vs_reference": k * t_ref / t})
+    for what in ("ours", "ours_compiled") if compile else ("ours",):
+        t_one = None
+        for k in members:
+            t = ours(k, d, width, batch, n, steps, warmup, dev, precision, what != "ours")
+            t_one = t if k == 1 else t_one
+            rows.append({**shape, "what": what, "members": k, "ms_per_step": 1e3 * t,
+                         "vs_one_member": t / t_one if t_one else float("nan"),
+                         "vs_matmuls": t / (k * t_mm), "speedup_vs_reference": k * t_ref / t})
     rows.insert(0, {**shape, "what": "reference_dataloader", "members": 1,
                     "ms_per_step": 1e3 * t_ref, "vs_matmuls": t_ref / t_mm})
     rows.insert(0, {**shape, "what": "matmuls_only", "members": 1, "ms_per_step": 1e3 * t_mm,

@@ -126,7 +126,8 @@ def cmd_train(args):
     train_group(configs, data, [paths.run_dir(c.run_id) for c in configs],
                 ckpt_path=paths.partial_ckpt(args.group),
                 device=args.device or plan.device, progress=not args.no_progress,
-                precision=args.precision or plan.precision)
+                precision=args.precision or plan.precision,
+                compile=plan.compile if args.compile is None else args.compile)
 
 
 def cmd_figure(args):
@@ -152,7 +153,7 @@ def cmd_bench(args):
         return
     run(d=args.in_dim, width=args.width, batch=args.batch, steps=args.steps,
         members=tuple(args.members), device=args.device, out_dir=args.out,
-        precision=args.precision)
+        precision=args.precision, compile=args.compile)
 
 
 def main(argv=None):
@@ -188,6 +189,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
                    help="GPU matmul precision (default: the profile's, tf32)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the step's forward and loss (default: the profile's)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(fn=cmd_train)
     p = with_profile(sub.add_parser("figure", help="draw one figure and write its table"))
@@ -203,6 +206,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="benchmarks", help="folder for the CSV")
     p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="tf32")
+    p.add_argument("--compile", action="store_true",
+                   help="also time our trainer under torch.compile (rows ours_compiled)")
     p.add_argument("--precision-check", action="store_true",
                    help="instead: train a short σ sweep in fp32, tf32 and bf16 and compare "
                         "fraction active and loss side by side")

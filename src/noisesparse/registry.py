@@ -21,8 +21,8 @@ from .config import RunConfig, check_keys, make_run_config
 from .data import dataset_spec, sources
 from .errors import ConfigError
 
-PROFILE_KEYS = {"description", "device", "precision", "max_members", "vars", "run_defaults",
-                "studies", "optional_studies"}
+PROFILE_KEYS = {"description", "device", "precision", "compile", "max_members", "vars",
+                "run_defaults", "studies", "optional_studies"}
 STUDY_KEYS = {"description", "base", "variants", "grid"}
 FIGURE_KEYS = {"title", "studies", "tables"}
 
@@ -33,6 +33,7 @@ class Plan:
     description: str
     device: str
     precision: str = "tf32"
+    compile: bool = False  # torch.compile the training step's forward and loss
     extras: tuple[str, ...] = ()  # optional studies switched on (`with`)
     optional_runs: set[str] = field(default_factory=set)  # runs only those studies have
     runs: dict[str, RunConfig] = field(default_factory=dict)
@@ -205,8 +206,11 @@ def build_plan(profile: str, extras=()) -> Plan:
     max_members = prof.get("max_members", 8)
     if not isinstance(max_members, int) or max_members < 1:
         raise ConfigError(f"profile {profile}: max_members must be a positive integer")
+    compile_ = prof.get("compile", False)
+    if not isinstance(compile_, bool):
+        raise ConfigError(f"profile {profile}: compile must be true or false, got {compile_!r}")
     plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"),
-                prof.get("precision", "tf32"), extras)
+                prof.get("precision", "tf32"), compile_, extras)
 
     for name, study in studies.items():
         check_keys(study, STUDY_KEYS, f"study {name}")

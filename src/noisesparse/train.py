@@ -75,7 +75,7 @@ class GroupTrainer:
     """Trains configs (one ensemble) on a processed dataset dict."""
 
     def __init__(self, configs: list[RunConfig], data: dict, device: torch.device,
-                 precision: str = "tf32"):
+                 precision: str = "tf32", compile: bool = False):
         check_group(configs)
         self.configs, self.c0, self.device = configs, configs[0], device
         self.precision = set_precision(precision, device)
@@ -114,6 +114,13 @@ class GroupTrainer:
         self.diverged_at = [None] * K
         self.loss_acc = torch.zeros(K, device=device)
         self.loss_n = 0
+        # torch.compile fuses the forward pass and loss (and their backward) into fewer
+        # kernels. A decaying Top-K changes k, an int the graph is specialised on, every few
+        # steps: it would recompile each time, so that schedule stays eager.
+        self.compiled = compile and not (c0.topk and c0.topk_schedule != "fixed")
+        if compile and not self.compiled:
+            log.info("torch.compile skipped: a Top-K schedule changes k during training")
+        self._loss_fn = torch.compile(self._loss) if self.compiled else self._loss
 
     # -- schedule -----------------------------------------------------------------------
     def sigma_now(self, step: int) -> torch.Tensor:
@@ -149,17 +156,7 @@ class GroupTrainer:
         noise = [N.sample(c0.noise, sig[k], xb.shape[1:], g, self.device) if noisy
                  else torch.zeros(xb.shape[1:], device=self.device)
                  for k, (g, noisy) in enumerate(zip(self.g_noise, self.noisy))]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16,
-                            enabled=self.precision == "bf16"):
-            pre, z, out = model(xb + torch.stack(noise))
-        out, z = out.float(), z.float()
-        if c0.task == "reconstruction":
-            loss = M.mse(out, model.target(xb))  # the CLEAN input: a denoising autoencoder
-        else:
-            loss = M.cross_entropy(out, self.y[idx])
-        total = loss
-        if self.use_l1:  # skipped when no member has a penalty: |z| and its backward cost ~20%
-            total = total + self.l1 * z.abs().sum(dim=-1).mean(dim=-1)
+        loss, total = self._loss_fn(xb + torch.stack(noise), xb, idx)
         for p in model.parameters():
             p.grad = None
         total.sum().backward()  # members are independent: d(sum)/d(member) = member grad
@@ -167,6 +164,21 @@ class GroupTrainer:
         self.opt.step()
         self.loss_acc += loss.detach()
         self.loss_n += 1
+
+    def _loss(self, x_in: torch.Tensor, xb: torch.Tensor, idx: torch.Tensor):
+        """Per-member loss of one batch, and the loss plus any L1 penalty (the objective)."""
+        model = self.model
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            pre, z, out = model(x_in)
+        out, z = out.float(), z.float()
+        if self.c0.task == "reconstruction":
+            loss = M.mse(out, model.target(xb))  # the CLEAN input: a denoising autoencoder
+        else:
+            loss = M.cross_entropy(out, self.y[idx])
+        if not self.use_l1:  # skipped when no member has a penalty: |z| and its backward cost ~20%
+            return loss, loss
+        return loss, loss + self.l1 * z.abs().sum(dim=-1).mean(dim=-1)
 
     # -- logging ------------------------------------------------------------------------
     def log_metrics(self) -> None:
@@ -284,6 +296,7 @@ class GroupTrainer:
                 "final": {name: (None if status == "diverged" else _jsonable(v[k]))
                           for name, v in final.items()},
                 "train": {"device": str(self.device), "precision": self.precision,
+                          "compiled": self.compiled,
                           "members": len(self.configs),
                           "steps": self.step, "wall_s": round(self.wall_s, 2),
                           "steps_per_s": round(self.steps_per_s, 2)},
@@ -306,7 +319,7 @@ def _fmt(v):
 def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
                 ckpt_path: str | None = None, device: str = "auto",
                 progress: bool = True, ckpt_every_s: float = 120.0,
-                precision: str = "tf32") -> list[dict]:
+                precision: str = "tf32", compile: bool = False) -> list[dict]:
     """Train an ensemble to completion and write each run's results; returns the records."""
     lease = acquire(device)
     try:
@@ -315,7 +328,7 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
             partial = str(Path(ckpt_path).with_suffix("")) if ckpt_path else "results/partial/lm"
             return train_lm_group(configs, data, out_dirs, partial, lease.device, progress,
                                   ckpt_every_s)
-        trainer = GroupTrainer(configs, data, lease.device, precision)
+        trainer = GroupTrainer(configs, data, lease.device, precision, compile)
         trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
         records = trainer.write_results(out_dirs)
     finally:
