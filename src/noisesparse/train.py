@@ -325,6 +325,9 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
     try:
         if configs[0].arch == "transformer":
             from .lm.train import train_lm_group
+            if compile:
+                log.info("torch.compile covers the one-hidden-layer network only: the "
+                         "Transformer group %s trains eagerly", configs[0].run_id)
             partial = str(Path(ckpt_path).with_suffix("")) if ckpt_path else "results/partial/lm"
             return train_lm_group(configs, data, out_dirs, partial, lease.device, progress,
                                   ckpt_every_s)
