@@ -129,3 +129,14 @@ def test_text_dataset_needed(corpus):
     data = dict(corpus, meta={"name": "digits", "kind": "digits", "n_classes": 10})
     with pytest.raises(ConfigError, match="not a text corpus"):
         LMTrainer(_cfg(), data, torch.device("cpu"))
+
+
+def test_step_loop_has_no_host_syncs(corpus):
+    """Noise after each LayerNorm is drawn with sigma kept on the host: no device sync."""
+    from _host_syncs import HostSyncs
+    tr = LMTrainer(_cfg(sigma=0.5), corpus, torch.device("cpu"))
+    tr.train_step()
+    with HostSyncs() as mode:
+        for _ in range(3):
+            tr.train_step()
+    assert mode.seen == [], sorted(set(mode.seen))

@@ -16,6 +16,8 @@ from noisesparse.errors import ConfigError
 from noisesparse.optim import EnsembleOptimizer, clip_grad_norm_per_member
 from noisesparse.train import GroupTrainer, check_group
 
+from _host_syncs import HostSyncs
+
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 SMALL = {"dataset": "natural_grey6", "width": 16, "steps": 20, "batch_size": 32,
@@ -94,6 +96,47 @@ def test_compiled_step_trains_as_eager(data):
     # a decaying Top-K changes k as it trains: that schedule is left eager
     decaying = cfg(topk=4, topk_schedule="linear", normalize=True)
     assert not GroupTrainer([decaying], data, CPU, "fp32", compile=True).compiled
+
+
+@pytest.mark.parametrize("kw", [
+    {"l1": 1e-3}, {"noise": "laplace", "bias": "shared"}, {"noise": "poisson"},
+    {"schedule": "linear", "sigma_end": 0.0, "ramp_start": 0.2, "ramp_end": 0.8},
+    {"topk": 4, "topk_schedule": "linear", "normalize": True}, {"inhib": "interneuron"},
+    {"optimizer": "sgd", "momentum": 0.9, "grad_clip": 0.0}, {"task": "classification"}],
+    ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_step_loop_has_no_host_syncs(data, kw):
+    """Between log steps the loop never reads a tensor's value on the host (tested on the CPU
+    by intercepting every call that would; on a GPU each would wait for the device)."""
+    if kw.get("task") == "classification":
+        g = torch.Generator().manual_seed(0)
+        data = {**data, "y_train": torch.randint(0, 3, (len(data["x_train"]),), generator=g),
+                "y_test": torch.randint(0, 3, (len(data["x_test"]),), generator=g),
+                "meta": {**data["meta"], "n_classes": 3}}
+    configs = [cfg(sigma=0.5, seed=0, **kw), cfg(sigma=0.9, seed=1, **kw)]
+    tr = GroupTrainer(configs, data, CPU, "fp32")
+    tr.train_step(0)
+    with HostSyncs() as mode:
+        for step in range(1, 2 * tr.steps_per_epoch + 3):  # crosses epoch reshuffles
+            tr.train_step(step)
+    assert mode.seen == [], f"host syncs in the step loop: {sorted(set(mode.seen))}"
+    with HostSyncs() as mode:
+        tr.log_metrics()
+    assert mode.seen  # the interception works: log steps do read values
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_step_loop_has_no_device_syncs_on_gpu(data):
+    """The same on a GPU, by CUDA's own account: any synchronising call raises."""
+    configs = [cfg(sigma=0.5, seed=0, l1=1e-3), cfg(sigma=0.9, seed=1)]
+    tr = GroupTrainer(configs, data, torch.device("cuda"), "tf32")
+    tr.train_step(0)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step in range(1, 2 * tr.steps_per_epoch + 3):
+            tr.train_step(step)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
 
 
 def test_check_group_rejects_members_that_cannot_share_an_ensemble(data):
@@ -302,6 +345,49 @@ def test_clip_grad_norm_per_member_matches_torch():
         assert torch.allclose(b.grad[k], rb.grad, atol=1e-6)
     clipped = torch.cat([w.grad[0].flatten(), b.grad[0]]).norm().item()
     assert clipped == pytest.approx(0.5, rel=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_clip_folded_into_update_matches_clip_then_step(kind):
+    """step(max_norm=...) clips inside the update: same as clipping the grads, then stepping."""
+    w, b, grads = _pairs(seed=5, K=2)
+    max_norm = torch.tensor([0.3, 0.0])  # member 0 clipped hard, member 1 never
+    folded = [torch.nn.Parameter(w.clone()), torch.nn.Parameter(b.clone())]
+    apart = [torch.nn.Parameter(w.clone()), torch.nn.Parameter(b.clone())]
+    o1 = EnsembleOptimizer(folded, [folded[1]], kind, lr=[0.05, 0.01], bias_lr=[0.1, 0.1],
+                           momentum=0.9)
+    o2 = EnsembleOptimizer(apart, [apart[1]], kind, lr=[0.05, 0.01], bias_lr=[0.1, 0.1],
+                           momentum=0.9)
+    for gw, gb in grads:
+        (folded[0].grad, folded[1].grad), (apart[0].grad, apart[1].grad) = (
+            (gw.clone(), gb.clone()), (gw.clone(), gb.clone()))
+        o1.step(max_norm=max_norm)
+        clip_grad_norm_per_member(apart, max_norm)
+        o2.step()
+    for a, c in zip(folded, apart):
+        assert torch.allclose(a, c, atol=1e-6)
+    assert not torch.allclose(folded[0][0], w[0])
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_compiled_update_matches_eager_and_never_recompiles(kind):
+    """torch.compile fuses each parameter's clip + update; the step count lives on the
+    device, so the graph is reused as it grows (a recompile would raise here)."""
+    w, b, grads = _pairs(seed=6, K=2)
+    runs = []
+    for compile in (False, True):
+        ps = [torch.nn.Parameter(w.clone()), torch.nn.Parameter(b.clone())]
+        opt = EnsembleOptimizer(ps, [ps[1]], kind, lr=[0.05, 0.01], bias_lr=[0.1, 0.2],
+                                momentum=0.9, compile=compile)
+        opt.active = torch.tensor([1.0, 0.0])
+        for i, (gw, gb) in enumerate(grads):  # after step 1, a recompile raises
+            ps[0].grad, ps[1].grad = gw.clone(), gb.clone()
+            with torch._dynamo.config.patch(error_on_recompile=i > 0):
+                opt.step(max_norm=torch.tensor([0.5, 0.5]))
+        runs.append([p.detach() for p in ps])
+    for e, c in zip(*runs):
+        assert torch.allclose(e, c, atol=1e-6)
+    assert torch.equal(runs[1][0][1], w[1])  # the inactive member stayed frozen
 
 
 def test_grad_clip_zero_means_no_clipping():

@@ -38,14 +38,23 @@ def noise_mean_std(kind: str, sigma: float) -> tuple[float, float]:
 
 
 def sample(kind: str, sigma: float | torch.Tensor, shape, generator: torch.Generator | None = None,
-           device=None) -> torch.Tensor:
-    """One draw of noise of the given shape at level sigma (a float or a 0-d tensor)."""
+           device=None, check: bool = True) -> torch.Tensor:
+    """One draw of noise of the given shape at level sigma (a float or a 0-d tensor).
+    `check=False` skips the sigma >= 0 check, which reads sigma on the host (a device sync):
+    for the training loop, whose sigmas were validated with their configs."""
     is_zero_mean(kind)
-    sigma_t = torch.as_tensor(sigma, dtype=torch.float32, device=device)
-    if (sigma_t < 0).any():
-        raise ConfigError(f"sigma must be >= 0, got {sigma}")
+    if isinstance(sigma, torch.Tensor):
+        sigma_t = sigma.float()
+        if check and (sigma_t < 0).any():
+            raise ConfigError(f"sigma must be >= 0, got {sigma}")
+    else:  # a number stays on the host: no copy to the device every step
+        if sigma < 0:
+            raise ConfigError(f"sigma must be >= 0, got {sigma}")
+        sigma_t = float(sigma)
     if kind == "poisson":
-        return torch.poisson(sigma_t.expand(shape).contiguous(), generator=generator)
+        rate = (sigma_t.expand(shape).contiguous() if isinstance(sigma_t, torch.Tensor)
+                else torch.full(shape, sigma_t, device=device))
+        return torch.poisson(rate, generator=generator)
     if kind == "gaussian":
         unit = torch.randn(shape, generator=generator, device=device)
     else:
