@@ -14,7 +14,8 @@ from noisesparse.config import make_run_config
 from noisesparse.data import build, load
 from noisesparse.errors import ConfigError
 from noisesparse.optim import EnsembleOptimizer, clip_grad_norm_per_member
-from noisesparse.train import GroupTrainer, check_group
+from noisesparse.train import (GroupTrainer, check_group, member_bytes, members_per_pass,
+                               train_group)
 
 from _host_syncs import HostSyncs
 
@@ -153,6 +154,45 @@ def test_batch_larger_than_data_rejected(data):
 
 
 # --------------------------------------------------------------------------- (b) resume
+
+
+def test_members_per_pass_sizes_the_ensemble_to_free_memory(data):
+    configs = [cfg(sigma=0.1 * k, seed=k) for k in range(5)]
+    per = member_bytes(configs[0], 36, 36, 2048)
+    assert per > 4 * 4 * 16 * 72  # at least the weights, gradients and Adam moments
+    wide = member_bytes(cfg(width=1024), 36, 36, 2048)
+    assert wide > 10 * per  # grows with the width
+    assert members_per_pass(configs, data, 10**12, on_device=True) == 5
+    assert members_per_pass(configs, data, int(2.5 * per / 0.7), on_device=False) == 2
+    assert members_per_pass(configs, data, per, on_device=False) == 1  # never zero
+    # on a GPU the data moves there too, and takes its share first
+    data_bytes = data["x_train"].nbytes + data["x_test"].nbytes
+    assert members_per_pass(configs, data, int((2.5 * per + data_bytes) / 0.7), True) == 2
+
+
+def test_group_too_big_for_memory_trains_in_passes_as_in_one(data, tmp_path, monkeypatch,
+                                                            caplog):
+    """Members are independent, so splitting an ensemble into passes changes no result."""
+    configs = [cfg(sigma=0.2 * k, seed=k) for k in range(3)]
+    one = train_group(configs, data, [str(tmp_path / "one" / str(k)) for k in range(3)],
+                      device="cpu", progress=False, precision="fp32")
+    per = member_bytes(configs[0], 36, 36, 2048)
+    monkeypatch.setenv("NOISESPARSE_FAKE_FREE_GB", str(2.5 * per / 0.7 / 2**30))
+    ckpt = tmp_path / "partial" / "g.pt"
+    with caplog.at_level("INFO", logger="noisesparse"):
+        split = train_group(configs, data, [str(tmp_path / "split" / str(k)) for k in range(3)],
+                            ckpt_path=str(ckpt), device="cpu", progress=False,
+                            precision="fp32")
+    assert "in 2 passes of up to 2 members" in caplog.text
+    assert [r["train"]["members"] for r in split] == [2, 2, 1]
+    for a, b in zip(one, split):
+        assert a["run_id"] == b["run_id"]
+        assert a["final"]["loss_clean"] == pytest.approx(b["final"]["loss_clean"], rel=1e-5)
+    for k in range(3):
+        pa = torch.load(tmp_path / "one" / str(k) / "model.pt", weights_only=True)["state"]
+        pb = torch.load(tmp_path / "split" / str(k) / "model.pt", weights_only=True)["state"]
+        assert_same_params(pa, pb)
+    assert not list(ckpt.parent.glob("g.pt*"))  # finished: no partial checkpoints left
 
 
 def test_resume_from_checkpoint_equals_uninterrupted(data, tmp_path):

@@ -68,3 +68,18 @@ def acquire(requested: str = "auto", lock_dir: str = LOCK_DIR, wait_s: float | N
         if wait_s is not None and time.time() - start > wait_s:
             raise TimeoutError(f"all {n} GPU(s) stayed busy for {wait_s:.0f} s")
         time.sleep(poll_s)
+
+
+def free_bytes(device: torch.device) -> int:
+    """Memory free for a new ensemble: the GPU's free memory, or the host's available RAM."""
+    fake = os.environ.get("NOISESPARSE_FAKE_FREE_GB")  # tests of memory-sized ensembles
+    if fake is not None:
+        return int(float(fake) * 2**30)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from . import metrics as M
 from . import noise as N
 from .config import MEMBER_FIELDS, RunConfig
-from .devices import acquire
+from .devices import acquire, free_bytes
 from .errors import ConfigError
 from .evaluate import activity_sums, evaluate
 from .model import SparseNet
@@ -317,6 +317,28 @@ def _fmt(v):
     return "nan" if v is None else f"{v:.4g}"
 
 
+def member_bytes(c: RunConfig, in_dim: int, out_dim: int, n_train: int) -> int:
+    """Memory one member of an ensemble needs while it trains (an upper estimate, fp32):
+    its parameters with their gradients and two optimizer moments, a batch's (or an
+    evaluation chunk's) activations with their gradients, and its shuffle permutation."""
+    w = c.width
+    params = w * (in_dim + out_dim) + w + out_dim + (w * w if c.inhib == "all_to_all" else 0)
+    rows = max(c.batch_size, 1024)
+    activations = rows * (6 * w + 4 * (in_dim + out_dim))
+    return 4 * (4 * params + activations) + 8 * n_train
+
+
+def members_per_pass(configs: list[RunConfig], data: dict, free: int, on_device: bool,
+                     headroom: float = 0.7) -> int:
+    """How many members train at once: all of them when they fit in `headroom` of the
+    free memory (after the data, when it still has to move there), else as many as do."""
+    c0, x = configs[0], data["x_train"]
+    out_dim = data["meta"]["n_classes"] if c0.task == "classification" else x.shape[1]
+    per = member_bytes(c0, x.shape[1], out_dim, len(x))
+    data_bytes = x.nbytes + data["x_test"].nbytes if on_device else 0
+    return max(1, min(len(configs), int((headroom * free - data_bytes) // per)))
+
+
 def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
                 ckpt_path: str | None = None, device: str = "auto",
                 progress: bool = True, ckpt_every_s: float = 120.0,
@@ -332,11 +354,25 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
             partial = str(Path(ckpt_path).with_suffix("")) if ckpt_path else "results/partial/lm"
             return train_lm_group(configs, data, out_dirs, partial, lease.device, progress,
                                   ckpt_every_s)
-        trainer = GroupTrainer(configs, data, lease.device, precision, compile)
-        trainer.fit(ckpt_path, ckpt_every_s=ckpt_every_s, progress=progress)
-        records = trainer.write_results(out_dirs)
+        dev = lease.device
+        per_pass = members_per_pass(configs, data, free_bytes(dev), dev.type == "cuda")
+        passes = [slice(i, i + per_pass) for i in range(0, len(configs), per_pass)]
+        ckpts = [ckpt_path] if len(passes) == 1 else [
+            ckpt_path and f"{ckpt_path}.pass{i}" for i in range(len(passes))]
+        if len(passes) > 1:
+            log.info("%d runs do not fit in %s's free memory at once: training them in %d "
+                     "passes of up to %d members", len(configs), dev, len(passes), per_pass)
+        records = []
+        for part, ckpt in zip(passes, ckpts):
+            trainer = GroupTrainer(configs[part], data, dev, precision, compile)
+            trainer.fit(ckpt, ckpt_every_s=ckpt_every_s, progress=progress)
+            records += trainer.write_results(out_dirs[part])
+            if len(passes) > 1 and ckpt:  # a finished pass is not trained again on resume
+                _atomic_save(trainer.state(), ckpt)
+            del trainer
     finally:
         lease.release()
-    if ckpt_path and Path(ckpt_path).exists():
-        os.remove(ckpt_path)  # complete: the run directories now hold everything
+    for ckpt in ckpts:
+        if ckpt and Path(ckpt).exists():
+            os.remove(ckpt)  # complete: the run directories now hold everything
     return records
