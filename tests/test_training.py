@@ -140,6 +140,29 @@ def test_step_loop_has_no_device_syncs_on_gpu(data):
         torch.cuda.set_sync_debug_mode("default")
 
 
+@pytest.mark.parametrize("where", ["loss", "update"])
+def test_failed_compilation_falls_back_to_eager_from_the_same_state(data, caplog, where):
+    """A machine where torch.compile cannot work (no C++ compiler, an unsupported GPU)
+    still trains, eagerly, and exactly as an eager run would: no step lost or doubled."""
+    configs = [cfg(sigma=0.3, seed=0), cfg(sigma=0.8, seed=1)]
+    eager = trainer(configs, data)
+    eager.fit(progress=False)
+    comp = GroupTrainer(configs, data, CPU, "fp32", compile=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+    if where == "loss":
+        comp._loss_fn = broken
+    else:
+        comp.opt._update = broken
+    with caplog.at_level("WARNING", logger="noisesparse"):
+        comp.fit(progress=False)
+    assert "torch.compile failed (RuntimeError: InvalidCxxCompiler" in caplog.text
+    assert not comp.compiled and comp.step == eager.step and comp.opt.step_count == 20
+    for k in range(2):
+        assert_same_params(comp.model.member_state(k), eager.model.member_state(k), atol=1e-6)
+
+
 def test_check_group_rejects_members_that_cannot_share_an_ensemble(data):
     check_group([cfg(sigma=0.1, seed=1, lr=1e-2), cfg(sigma=0.9)])  # member fields only
     with pytest.raises(ConfigError, match="share every field"):

@@ -91,12 +91,14 @@ class EnsembleOptimizer:
     def step(self, max_norm=None):
         """Update every member; with `max_norm` ([K]), each member's gradient is first clipped
         to that global norm (folded into the update rather than a pass of its own)."""
-        self.step_count += 1
-        self.t += 1
+        t = self.t + 1  # counted once the update ran (a failed compile changes nothing)
         self._update(self.params, [p.grad for p in self.params],
                      [s["m"] for s in self.state], [s["v"] for s in self.state], self.lrs,
-                     self.active, self.t, max_norm, self.kind,
-                     *self.betas, self.momentum, self.eps)
+                     self.active, t, max_norm, self.kind, *self.betas, self.momentum, self.eps)
+        self.t, self.step_count = t, self.step_count + 1
+
+    def use_eager(self) -> None:
+        self._update = _update
 
     def state_dict(self) -> dict:
         return {"step_count": self.step_count,

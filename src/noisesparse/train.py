@@ -123,6 +123,7 @@ class GroupTrainer:
             log.info("torch.compile covers the update only: a Top-K schedule changes k during "
                      "training, so the forward pass stays eager")
         self._loss_fn = torch.compile(self._loss) if self.compiled else self._loss
+        self._first_compiled_step = compile  # compilation happens (or fails) there
 
     # -- schedule -----------------------------------------------------------------------
     def sigma_now(self, step: int) -> torch.Tensor:
@@ -165,6 +166,25 @@ class GroupTrainer:
         self.opt.step(max_norm=self.clip)  # per-member clipping, fused into the update
         self.loss_acc += loss.detach()
         self.loss_n += 1
+
+    def compiled_step_or_eager(self, step: int) -> None:
+        """The first step compiles. Should compilation fail (no C++ compiler, a GPU Triton
+        does not support), train eagerly instead, from the same state and random streams."""
+        self._first_compiled_step = False
+        saved = ([g.get_state() for g in self.g_data], [g.get_state() for g in self.g_noise],
+                 self.perms)
+        try:
+            self.train_step(step)
+        except Exception as e:  # noqa: BLE001 - any compiler failure; a real bug recurs eagerly
+            log.warning("torch.compile failed (%s: %s): training %s eagerly", type(e).__name__,
+                        str(e).strip().splitlines()[0][:200] if str(e).strip() else "",
+                        self.c0.run_id if len(self.configs) == 1 else
+                        f"the {len(self.configs)} runs")
+            for g, st in zip(self.g_data + self.g_noise, saved[0] + saved[1]):
+                g.set_state(st)
+            self.perms, self.compiled, self._loss_fn = saved[2], False, self._loss
+            self.opt.use_eager()
+            self.train_step(step)
 
     def _loss(self, x_in: torch.Tensor, xb: torch.Tensor, idx: torch.Tensor):
         """Per-member loss of one batch, and the loss plus any L1 penalty (the objective)."""
@@ -250,7 +270,10 @@ class GroupTrainer:
                    desc=f"{len(self.configs)} run(s) {c0.dataset} n={c0.width}", leave=False)
         t0, s0 = time.time(), self.step
         while self.step < c0.steps:
-            self.train_step(self.step)
+            if self._first_compiled_step:
+                self.compiled_step_or_eager(self.step)
+            else:
+                self.train_step(self.step)
             self.step += 1
             bar.update(1)
             if self.step % c0.log_every == 0 or self.step == c0.steps:
