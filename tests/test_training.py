@@ -13,6 +13,7 @@ import torch
 from noisesparse.config import make_run_config
 from noisesparse.data import build, load
 from noisesparse.errors import ConfigError
+from noisesparse.model import batched_linear
 from noisesparse.optim import EnsembleOptimizer, clip_grad_norm_per_member
 from noisesparse.train import (GroupTrainer, check_group, member_bytes, members_per_pass,
                                train_group)
@@ -81,6 +82,25 @@ def test_ensemble_members_train_as_alone(data):
             assert row_e["loss_clean"][k] == pytest.approx(row_a["loss_clean"][0], rel=1e-4)
             assert row_e["frac_active_clean"][k] == pytest.approx(
                 row_a["frac_active_clean"][0], abs=1e-6)
+
+
+@pytest.mark.parametrize("bias_units", [5, 1], ids=["per-unit bias", "shared bias"])
+def test_batched_linear_gradients_match_autograd_in_the_weights_layout(bias_units):
+    g = torch.Generator().manual_seed(7)
+    make = lambda *shape: torch.randn(*shape, dtype=torch.float64, generator=g,  # noqa: E731
+                                      requires_grad=True)
+    x, w, b = make(3, 4, 6), make(3, 5, 6), make(3, bias_units)
+    assert torch.autograd.gradcheck(batched_linear, (x, w, b))
+    y = batched_linear(x, w, b)
+    gy = torch.randn(y.shape, dtype=torch.float64, generator=g)
+    y.backward(gy)
+    ref = [t.detach().clone().requires_grad_() for t in (x, w, b)]
+    y_ref = torch.baddbmm(ref[2].unsqueeze(1), ref[0], ref[1].transpose(1, 2))
+    y_ref.backward(gy)
+    assert torch.allclose(y, y_ref)
+    for t, r in zip((x, w, b), ref):
+        assert torch.allclose(t.grad, r.grad)
+    assert w.grad.is_contiguous()  # no copy into the weights' layout needed
 
 
 def test_compiled_step_trains_as_eager(data):

@@ -48,6 +48,33 @@ def topk_activation(pre: torch.Tensor, k: int, mode: str = "mask") -> torch.Tens
     return torch.relu(pre - kth)
 
 
+class _BatchedLinear(torch.autograd.Function):
+    """y = b + x W^T for stacked members: x [K, B, I], W [K, O, I], b [K, O] (or [K, 1],
+    a bias shared by the O units). Autograd's own rule for baddbmm(b, x, W^T) returns W's
+    gradient in the transposed layout, which PyTorch then copies into W's layout every step
+    (a full pass over the weights); here it is computed as g^T x, in W's layout directly."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.shared_bias = b.shape[-1] == 1 and w.shape[1] != 1
+        return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gx = torch.bmm(g, w) if ctx.needs_input_grad[0] else None
+        gw = torch.bmm(g.transpose(1, 2), x) if ctx.needs_input_grad[1] else None
+        gb = None
+        if ctx.needs_input_grad[2]:
+            gb = g.sum((1, 2)).unsqueeze(-1) if ctx.shared_bias else g.sum(1)
+        return gx, gw, gb
+
+
+def batched_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return _BatchedLinear.apply(x, w, b)
+
+
 class SparseNet(nn.Module):
     """K independent networks sharing shapes and options.
 
@@ -110,7 +137,7 @@ class SparseNet(nn.Module):
             x = x.expand(self.members, *x.shape)
         if self.normalize:
             x = nn.functional.normalize(x, dim=-1)
-        pre = torch.baddbmm(self.b1.unsqueeze(1), x, self.encoder_weight().transpose(1, 2))
+        pre = batched_linear(x, self.encoder_weight(), self.b1)
         if self.inhib != "none":
             return pre, self._circuit(pre)
         if self.k:
@@ -136,7 +163,7 @@ class SparseNet(nn.Module):
         return nn.functional.normalize(x, dim=-1) if self.normalize else x
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.b2.unsqueeze(1), z, self.w2.transpose(1, 2))
+        return batched_linear(z, self.w2, self.b2)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pre, z = self.encode(x)
