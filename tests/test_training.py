@@ -103,6 +103,23 @@ def test_batched_linear_gradients_match_autograd_in_the_weights_layout(bias_unit
     assert w.grad.is_contiguous()  # no copy into the weights' layout needed
 
 
+def test_batched_linear_under_bf16_autocast_matches_autograd():
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 4, 6, generator=g)
+    w, b = torch.randn(2, 5, 6, generator=g), torch.randn(2, 5, generator=g)
+    grads = []
+    for fn in (batched_linear,
+               lambda x, w, b: torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))):
+        wr, br = w.clone().requires_grad_(), b.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = fn(x, wr, br)
+        assert y.dtype == torch.bfloat16
+        y.float().square().sum().backward()
+        grads.append((wr.grad, br.grad))
+    for a, r in zip(*grads):
+        assert a.dtype == torch.float32 and torch.allclose(a, r)
+
+
 def test_compiled_step_trains_as_eager(data):
     """torch.compile fuses kernels, not the maths: same runs, same parameters and metrics."""
     configs = [cfg(sigma=0.3, seed=0), cfg(sigma=0.8, seed=1, l1=1e-3)]

@@ -62,9 +62,9 @@ class _BatchedLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        gx = torch.bmm(g, w) if ctx.needs_input_grad[0] else None
-        gw = torch.bmm(g.transpose(1, 2), x) if ctx.needs_input_grad[1] else None
+        x, w = ctx.saved_tensors  # as given: under bf16 autocast, g is bf16 and they are not
+        gx = torch.bmm(g, w.to(g.dtype)) if ctx.needs_input_grad[0] else None
+        gw = torch.bmm(g.transpose(1, 2), x.to(g.dtype)) if ctx.needs_input_grad[1] else None
         gb = None
         if ctx.needs_input_grad[2]:
             gb = g.sum((1, 2)).unsqueeze(-1) if ctx.shared_bias else g.sum(1)
