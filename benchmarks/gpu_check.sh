@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 5's GPU measurements in one short script (about 6 minutes on an H100 or H200), for a
-# session that is lent a GPU machine. Run it from the repository root there; it needs only a
+# Issue 5's GPU measurements in one short script for a session that is lent a GPU machine:
+# each part runs under a time limit, 9 minutes in all at most (an estimated 6 on an H100;
+# not yet run on one). Run it from the repository root there; it needs only a
 # Python with torch, pandas, pyyaml, tqdm and scikit-image (no install: PYTHONPATH=src).
 #
 #   OUT=/some/folder benchmarks/gpu_check.sh         # CSVs and a log land in $OUT
@@ -30,27 +31,27 @@ step machine
 torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"; } | tee -a "$LOG"
 
 step "latent model 256 -> $WIDTH -> 256: ours vs reference vs matmuls, 1-16 members (tf32)"
-ns 180 bench --in-dim 256 --width "$WIDTH" --steps "$STEPS" --members 1 2 4 8 16 \
+ns 150 bench --in-dim 256 --width "$WIDTH" --steps "$STEPS" --members 1 2 4 8 16 \
     --compile --out "$OUT"
 
 step "pixel model 3072 -> $WIDTH -> 3072 (tf32), the 1.3x-of-matmuls target"
-ns 120 bench --in-dim 3072 --width "$WIDTH" --steps "$STEPS" --members 1 8 \
+ns 100 bench --in-dim 3072 --width "$WIDTH" --steps "$STEPS" --members 1 8 \
     --compile --out "$OUT"
 
 for p in fp32 bf16; do
   step "pixel model in $p"
-  ns 60 bench --in-dim 3072 --width "$WIDTH" --steps "$STEPS" --members 1 \
+  ns 45 bench --in-dim 3072 --width "$WIDTH" --steps "$STEPS" --members 1 \
       --precision "$p" --out "$OUT"
 done
 
 step "does precision change the science? sigma sweep, $CHECK_STEPS steps, fp32/tf32/bf16"
-ns 120 bench --precision-check --check-steps "$CHECK_STEPS" --out "$OUT"
+ns 90 bench --precision-check --check-steps "$CHECK_STEPS" --out "$OUT"
 
 step "paper-profile estimate from the latent-model bench"
 csv=$(ls "$OUT"/bench_*_256x"$WIDTH"_tf32_*.csv 2>/dev/null | head -1)
-[ -n "$csv" ] && ns 60 plan --profile paper --bench "$csv" | tail -22
+[ -n "$csv" ] && ns 30 plan --profile paper --bench "$csv" | tail -22
 
 step "GPU-only tests"
-timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_devices.py \
+timeout 60 python3 -m pytest -q -p no:cacheprovider tests/test_devices.py \
     tests/test_training.py -k "test_devices or gpu or host_syncs" 2>&1 | tail -15 | tee -a "$LOG"
 step done
