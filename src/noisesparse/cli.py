@@ -190,7 +190,8 @@ def main(argv=None):
     p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
                    help="GPU matmul precision (default: the profile's, tf32)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the step's forward and loss (default: the profile's)")
+                   help="torch.compile the step: forward, loss and the fused update "
+                        "(default: the profile's)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(fn=cmd_train)
     p = with_profile(sub.add_parser("figure", help="draw one figure and write its table"))

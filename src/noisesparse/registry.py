@@ -33,7 +33,7 @@ class Plan:
     description: str
     device: str
     precision: str = "tf32"
-    compile: bool = False  # torch.compile the training step's forward and loss
+    compile: bool = False  # torch.compile the training step: forward, loss, fused update
     extras: tuple[str, ...] = ()  # optional studies switched on (`with`)
     optional_runs: set[str] = field(default_factory=set)  # runs only those studies have
     runs: dict[str, RunConfig] = field(default_factory=dict)
