@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..replication import load_reference, reference_table, verdicts
+from ..claims import verdicts
+from ..replication import load_reference, reference_table
 from . import style as S
 
 
