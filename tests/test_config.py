@@ -89,6 +89,36 @@ def test_other_validation(values, match):
         make_run_config({**SMALL, **values})
 
 
+FLOAT_FIELDS = [f.name for f in dataclasses.fields(RunConfig)
+                if f.type in ("float", "float | None")]
+
+
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), "1e400", float("nan")])
+def test_every_real_field_must_be_finite(field, bad):
+    """sigma = 1e400 (inf) used to pass validation; no real-valued field takes inf or NaN,
+    whether written as a float, as YAML's .inf, or as a string that overflows."""
+    with pytest.raises(ConfigError, match=f"{field} must be (finite|a number)"):
+        make_run_config({**SMALL, field: bad})
+    assert yaml.safe_load(f"{field}: .inf")[field] == float("inf")
+    with pytest.raises(ConfigError, match=f"{field} must be finite"):
+        make_run_config({**SMALL, **yaml.safe_load(f"{field}: .inf")})
+
+
+def test_noise_refuses_a_non_finite_sigma():
+    import torch
+
+    from noisesparse import noise
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="sigma must be finite"):
+            noise.sample("gaussian", bad, (2, 3))
+        with pytest.raises(ConfigError, match="sigma must be finite"):
+            noise.sample("gaussian", torch.tensor(bad), (2, 3))
+        with pytest.raises(ConfigError, match="sigma must be finite"):
+            noise.noise_mean_std("laplace", bad)
+    assert noise.sample("gaussian", 1e30, (2,)).isfinite().all()  # large but finite is fine
+
+
 def test_numbers_written_as_strings_or_ints_are_coerced():
     a = make_run_config({**SMALL, "lr": "1e-3", "sigma": 1})
     b = make_run_config({**SMALL, "lr": 0.001, "sigma": 1.0})
