@@ -288,3 +288,30 @@ def test_cli_plan_json_lists_the_plan(capsys, keep_sigpipe):
 def test_non_numeric_fields_are_config_errors(field):
     with pytest.raises(ConfigError, match=field):
         make_run_config({field: None})
+
+
+# ------------------------------------------------------------------------ damaged results
+
+
+def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypatch):
+    """A truncated metrics.json used to raise a bare JSONDecodeError naming no file."""
+    from noisesparse import paths, results
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    run = tmp_path / paths.run_dir("r1")
+    run.mkdir(parents=True)
+    good = {"run_id": "r1", "status": "ok", "config": {"sigma": 0.1}, "final": {"loss": 1.0}}
+    text = json.dumps(good, indent=2)
+    (run / "metrics.json").write_text(text)
+    assert results.load_record("r1") == good
+    for damaged, why in [(text[:len(text) // 2], "not valid JSON"), ("", "not valid JSON"),
+                         (json.dumps({"run_id": "r1"}), "missing status, config, final")]:
+        (run / "metrics.json").write_text(damaged)
+        with pytest.raises(ConfigError) as e:
+            results.load_record("r1")
+        msg = str(e.value)
+        assert f"{run / 'metrics.json'} is damaged ({why}" in msg
+        assert "delete results/runs/r1" in msg and "snakemake --cores 2" in msg
+    (run / "metrics.json").write_text(text)
+    (run / "history.csv").write_text("")
+    with pytest.raises(ConfigError, match="history.csv is damaged"):
+        results.load_history(["r1"])
