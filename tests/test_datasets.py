@@ -419,6 +419,54 @@ def test_processed_dataset_records_and_checks_its_checksum(project):
     assert len(blob["meta"]["content_sha256"]) == 64
 
 
+# ------------------------------------------------------------------------ pinned checksums
+
+
+def _pinned(node, where=""):
+    """(where, value) of every pinned checksum in datasets.yaml: each `sha256` value and
+    each value of an MNIST-style `files` map (file name -> sha256)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "sha256":
+                yield f"{where}.{k}", v
+            elif k == "files" and isinstance(v, dict):
+                yield from ((f"{where}.files.{f}", h) for f, h in v.items())
+            else:
+                yield from _pinned(v, f"{where}.{k}" if where else str(k))
+
+
+def test_pinned_checksums_are_well_formed_unique_and_sourced():
+    """Every pinned SHA-256 is 64 lowercase hex digits, no two entries pin the same value
+    (a copy-paste slip), and a comment above it names two independent sources (the MNIST
+    t10k-labels value was wrong once, and nothing noticed)."""
+    text = (REPO / "config" / "datasets.yaml").read_text()
+    cat = yaml.safe_load(text)
+    pins = list(_pinned(cat))
+    # cifar10, mnist x4, wikitext103 and the ConvMixer weights (shared by two entries)
+    assert len({v for _, v in pins}) >= 7, pins
+    import re
+    for where, value in pins:
+        assert isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value), (where, value)
+    by_value = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.search(r"\b[0-9a-fA-F]{64}\b", line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        assert m.group(0) not in by_value, f"{m.group(0)} pinned twice (lines {by_value.get(m.group(0))}, {i + 1})"
+        by_value[m.group(0)] = i + 1
+        j = i - 1  # the nearest comment block above this entry names its sources
+        while j >= 0 and not lines[j].lstrip().startswith("#"):
+            j -= 1
+        block = []
+        while j >= 0 and lines[j].lstrip().startswith("#"):
+            block.append(lines[j])
+            j -= 1
+        comment = " ".join(block)
+        assert "(1)" in comment and "(2)" in comment, f"line {i + 1}: no two sources: {line}"
+    assert {v for _, v in pins} == set(by_value)  # YAML anchors reuse, never repeat, a value
+
+
 @pytest.mark.parametrize("damage", ["half", "tail", "empty", "flip"])
 def test_damaged_processed_dataset_names_the_file_and_the_rebuild_command(project, damage):
     """A truncated data/processed/*.pt used to raise OSError/RuntimeError from deep inside
