@@ -144,6 +144,34 @@ def test_cifar10_downloads_parses_and_builds(server, project, tmp_path, capsys):
     assert not list((tmp_path / "data" / "raw").glob("*.part"))
 
 
+def test_archive_members_are_read_in_place_never_unpacked(server, project, tmp_path):
+    """Members that would escape the folder if unpacked (.., absolute, links) are harmless:
+    the builders read the members they need out of the archive and write nothing else."""
+    blob, batches = cifar_archive(np.random.default_rng(2))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(blob)) as src, \
+            tarfile.open(fileobj=buf, mode="w:gz") as dst:
+        for m in src.getmembers():
+            dst.addfile(m, src.extractfile(m))
+        for name in ("../evil.txt", f"/{tmp_path.name}-abs-evil.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            dst.addfile(info, io.BytesIO(b"evil"))
+        link = tarfile.TarInfo("cifar-10-batches-py/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        dst.addfile(link)
+    hostile = buf.getvalue()
+    server.files["/cifar-10-python.tar.gz"] = hostile
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(hostile)})
+    before = set(tmp_path.parent.iterdir())
+    catalog.build("cifar10")
+    assert catalog.load("cifar10")["x_test"].shape == (4, 3072)
+    assert set(tmp_path.parent.iterdir()) == before  # nothing beside the project
+    made = sorted(str(q.relative_to(tmp_path)) for q in tmp_path.rglob("*") if q.is_file())
+    assert [m for m in made if not m.startswith("config/") and not m.endswith(".lock")] == [
+        "data/processed/cifar10.pt", "data/raw/cifar-10-python.tar.gz"]
+
+
 def test_corrupted_download_raises_and_leaves_no_dataset(server, project, tmp_path):
     blob, _ = cifar_archive(np.random.default_rng(1))
     bad = bytearray(blob)
