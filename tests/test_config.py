@@ -89,6 +89,36 @@ def test_other_validation(values, match):
         make_run_config({**SMALL, **values})
 
 
+FLOAT_FIELDS = [f.name for f in dataclasses.fields(RunConfig)
+                if f.type in ("float", "float | None")]
+
+
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), "1e400", float("nan")])
+def test_every_real_field_must_be_finite(field, bad):
+    """sigma = 1e400 (inf) used to pass validation; no real-valued field takes inf or NaN,
+    whether written as a float, as YAML's .inf, or as a string that overflows."""
+    with pytest.raises(ConfigError, match=f"{field} must be (finite|a number)"):
+        make_run_config({**SMALL, field: bad})
+    assert yaml.safe_load(f"{field}: .inf")[field] == float("inf")
+    with pytest.raises(ConfigError, match=f"{field} must be finite"):
+        make_run_config({**SMALL, **yaml.safe_load(f"{field}: .inf")})
+
+
+def test_noise_refuses_a_non_finite_sigma():
+    import torch
+
+    from noisesparse import noise
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="sigma must be finite"):
+            noise.sample("gaussian", bad, (2, 3))
+        with pytest.raises(ConfigError, match="sigma must be finite"):
+            noise.sample("gaussian", torch.tensor(bad), (2, 3))
+        with pytest.raises(ConfigError, match="sigma must be finite"):
+            noise.noise_mean_std("laplace", bad)
+    assert noise.sample("gaussian", 1e30, (2,)).isfinite().all()  # large but finite is fine
+
+
 def test_numbers_written_as_strings_or_ints_are_coerced():
     a = make_run_config({**SMALL, "lr": "1e-3", "sigma": 1})
     b = make_run_config({**SMALL, "lr": 0.001, "sigma": 1.0})
@@ -258,3 +288,30 @@ def test_cli_plan_json_lists_the_plan(capsys, keep_sigpipe):
 def test_non_numeric_fields_are_config_errors(field):
     with pytest.raises(ConfigError, match=field):
         make_run_config({field: None})
+
+
+# ------------------------------------------------------------------------ damaged results
+
+
+def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypatch):
+    """A truncated metrics.json used to raise a bare JSONDecodeError naming no file."""
+    from noisesparse import paths, results
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    run = tmp_path / paths.run_dir("r1")
+    run.mkdir(parents=True)
+    good = {"run_id": "r1", "status": "ok", "config": {"sigma": 0.1}, "final": {"loss": 1.0}}
+    text = json.dumps(good, indent=2)
+    (run / "metrics.json").write_text(text)
+    assert results.load_record("r1") == good
+    for damaged, why in [(text[:len(text) // 2], "not valid JSON"), ("", "not valid JSON"),
+                         (json.dumps({"run_id": "r1"}), "missing status, config, final")]:
+        (run / "metrics.json").write_text(damaged)
+        with pytest.raises(ConfigError) as e:
+            results.load_record("r1")
+        msg = str(e.value)
+        assert f"{run / 'metrics.json'} is damaged ({why}" in msg
+        assert "delete results/runs/r1" in msg and "snakemake --cores 2" in msg
+    (run / "metrics.json").write_text(text)
+    (run / "history.csv").write_text("")
+    with pytest.raises(ConfigError, match="history.csv is damaged"):
+        results.load_history(["r1"])

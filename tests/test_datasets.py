@@ -144,6 +144,34 @@ def test_cifar10_downloads_parses_and_builds(server, project, tmp_path, capsys):
     assert not list((tmp_path / "data" / "raw").glob("*.part"))
 
 
+def test_archive_members_are_read_in_place_never_unpacked(server, project, tmp_path):
+    """Members that would escape the folder if unpacked (.., absolute, links) are harmless:
+    the builders read the members they need out of the archive and write nothing else."""
+    blob, batches = cifar_archive(np.random.default_rng(2))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(blob)) as src, \
+            tarfile.open(fileobj=buf, mode="w:gz") as dst:
+        for m in src.getmembers():
+            dst.addfile(m, src.extractfile(m))
+        for name in ("../evil.txt", f"/{tmp_path.name}-abs-evil.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            dst.addfile(info, io.BytesIO(b"evil"))
+        link = tarfile.TarInfo("cifar-10-batches-py/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        dst.addfile(link)
+    hostile = buf.getvalue()
+    server.files["/cifar-10-python.tar.gz"] = hostile
+    project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(hostile)})
+    before = set(tmp_path.parent.iterdir())
+    catalog.build("cifar10")
+    assert catalog.load("cifar10")["x_test"].shape == (4, 3072)
+    assert set(tmp_path.parent.iterdir()) == before  # nothing beside the project
+    made = sorted(str(q.relative_to(tmp_path)) for q in tmp_path.rglob("*") if q.is_file())
+    assert [m for m in made if not m.startswith("config/") and not m.endswith(".lock")] == [
+        "data/processed/cifar10.pt", "data/raw/cifar-10-python.tar.gz"]
+
+
 def test_corrupted_download_raises_and_leaves_no_dataset(server, project, tmp_path):
     blob, _ = cifar_archive(np.random.default_rng(1))
     bad = bytearray(blob)
@@ -407,3 +435,98 @@ def test_image_folder_errors(project, tmp_path):
     with pytest.raises(ConfigError, match="holds no images"):
         catalog.build("empty")
     assert not (tmp_path / "data" / "processed").exists()
+
+
+# ------------------------------------------------------------------ damaged processed data
+
+
+def test_processed_dataset_records_and_checks_its_checksum(project):
+    path = catalog.build("natural_grey6")
+    blob = catalog.load("natural_grey6")
+    assert blob["meta"]["content_sha256"] == catalog.content_sha256(blob)
+    assert len(blob["meta"]["content_sha256"]) == 64
+
+
+# ------------------------------------------------------------------------ pinned checksums
+
+
+def _pinned(node, where=""):
+    """(where, value) of every pinned checksum in datasets.yaml: each `sha256` value and
+    each value of an MNIST-style `files` map (file name -> sha256)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "sha256":
+                yield f"{where}.{k}", v
+            elif k == "files" and isinstance(v, dict):
+                yield from ((f"{where}.files.{f}", h) for f, h in v.items())
+            else:
+                yield from _pinned(v, f"{where}.{k}" if where else str(k))
+
+
+def test_pinned_checksums_are_well_formed_unique_and_sourced():
+    """Every pinned SHA-256 is 64 lowercase hex digits, no two entries pin the same value
+    (a copy-paste slip), and a comment above it names two independent sources (the MNIST
+    t10k-labels value was wrong once, and nothing noticed)."""
+    text = (REPO / "config" / "datasets.yaml").read_text()
+    cat = yaml.safe_load(text)
+    pins = list(_pinned(cat))
+    # cifar10, mnist x4, wikitext103 and the ConvMixer weights (shared by two entries)
+    assert len({v for _, v in pins}) >= 7, pins
+    import re
+    for where, value in pins:
+        assert isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value), (where, value)
+    by_value = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.search(r"\b[0-9a-fA-F]{64}\b", line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        assert m.group(0) not in by_value, f"{m.group(0)} pinned twice (lines {by_value.get(m.group(0))}, {i + 1})"
+        by_value[m.group(0)] = i + 1
+        j = i - 1  # the nearest comment block above this entry names its sources
+        while j >= 0 and not lines[j].lstrip().startswith("#"):
+            j -= 1
+        block = []
+        while j >= 0 and lines[j].lstrip().startswith("#"):
+            block.append(lines[j])
+            j -= 1
+        comment = " ".join(block)
+        assert "(1)" in comment and "(2)" in comment, f"line {i + 1}: no two sources: {line}"
+    assert {v for _, v in pins} == set(by_value)  # YAML anchors reuse, never repeat, a value
+
+
+@pytest.mark.parametrize("damage", ["half", "tail", "empty", "flip"])
+def test_damaged_processed_dataset_names_the_file_and_the_rebuild_command(project, damage):
+    """A truncated data/processed/*.pt used to raise OSError/RuntimeError from deep inside
+    torch; a flipped byte in the tensors loaded silently. Both now name the file and say how
+    to rebuild it, and the rebuild gives a dataset that loads again."""
+    path = Path(catalog.build("natural_grey6"))
+    raw = path.read_bytes()
+    if damage == "half":
+        raw = raw[:len(raw) // 2]
+    elif damage == "tail":
+        raw = raw[:-10]
+    elif damage == "empty":
+        raw = b""
+    else:  # one byte inside the stored x_train values: torch.load itself succeeds
+        at = raw.index(b"data/0") + 4096
+        raw = raw[:at] + bytes([raw[at] ^ 0x5A]) + raw[at + 1:]
+        torch.load(io.BytesIO(raw), weights_only=True)
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as e:
+        catalog.load("natural_grey6")
+    msg = str(e.value)
+    assert "data/processed/natural_grey6.pt is damaged" in msg
+    assert "`noisesparse data natural_grey6`" in msg
+    if damage == "flip":
+        assert "sha256" in msg
+    catalog.build("natural_grey6")
+    assert catalog.load("natural_grey6")["x_train"].shape[1] == 36
+
+
+def test_processed_dataset_written_before_checksums_still_loads(project):
+    path = catalog.build("natural_grey6")
+    blob = torch.load(path, weights_only=True)
+    del blob["meta"]["content_sha256"]
+    torch.save(blob, path)
+    assert catalog.load("natural_grey6")["meta"]["name"] == "natural_grey6"

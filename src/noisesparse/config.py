@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -127,10 +128,19 @@ def _choice(name, value, options):
 
 
 def validate(c: RunConfig) -> None:
-    for name in ("ramp_start", "ramp_end", "beta1", "beta2", "topk_decay", "inhib_eta"):
-        value = getattr(c, name)
+    # Every real-valued field must be a finite number: NaN compares false with everything
+    # and inf (YAML .inf, or 1e400) would pass the range checks below, then poison training.
+    # grad_clip = 0 already means "no clipping", so no field needs an infinite value.
+    for f in dataclasses.fields(c):
+        if f.type not in ("float", "float | None"):
+            continue
+        value = getattr(c, f.name)
+        if value is None and f.type == "float | None":
+            continue
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-            raise ConfigError(f"{name} must be a number, got {value!r}")
+            raise ConfigError(f"{f.name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{f.name} must be finite, got {value!r}")
     _choice("task", c.task, TASKS)
     _choice("activation", c.activation, ACTIVATIONS)
     _choice("bias", c.bias, BIAS_MODES)
@@ -168,8 +178,6 @@ def validate(c: RunConfig) -> None:
         raise ConfigError("inhib_steps must be a positive integer and inhib_eta > 0")
     for name in ("sigma", "sigma_end", "l1", "lr", "grad_clip", "momentum", "act_threshold"):
         value = getattr(c, name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-            raise ConfigError(f"{name} must be a number, got {value!r}")
         if value < 0:
             raise ConfigError(f"{name} must be >= 0, got {value}")
     if c.lr == 0:

@@ -23,10 +23,14 @@ def is_zero_mean(kind: str) -> bool:
     return ZERO_MEAN[kind]
 
 
+def _check_sigma(sigma: float) -> None:
+    if not (math.isfinite(sigma) and sigma >= 0):  # NaN and inf fail here too
+        raise ConfigError(f"sigma must be finite and >= 0, got {sigma}")
+
+
 def noise_mean_std(kind: str, sigma: float) -> tuple[float, float]:
     """Analytic mean and standard deviation of one noise coordinate (used by tests, F17)."""
-    if sigma < 0:
-        raise ConfigError(f"sigma must be >= 0, got {sigma}")
+    _check_sigma(sigma)
     is_zero_mean(kind)
     if kind == "gaussian":
         return 0.0, sigma
@@ -45,11 +49,10 @@ def sample(kind: str, sigma: float | torch.Tensor, shape, generator: torch.Gener
     is_zero_mean(kind)
     if isinstance(sigma, torch.Tensor):
         sigma_t = sigma.float()
-        if check and (sigma_t < 0).any():
-            raise ConfigError(f"sigma must be >= 0, got {sigma}")
+        if check and ((sigma_t < 0) | ~torch.isfinite(sigma_t)).any():
+            raise ConfigError(f"sigma must be finite and >= 0, got {sigma}")
     else:  # a number stays on the host: no copy to the device every step
-        if sigma < 0:
-            raise ConfigError(f"sigma must be >= 0, got {sigma}")
+        _check_sigma(sigma)
         sigma_t = float(sigma)
     if kind == "poisson":
         rate = (sigma_t.expand(shape).contiguous() if isinstance(sigma_t, torch.Tensor)

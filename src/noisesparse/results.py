@@ -22,8 +22,26 @@ def _run_file(run_id: str, name: str) -> Path:
     return path
 
 
+def _damaged(run_id: str, path: Path, why: str) -> ConfigError:
+    folder = paths.run_dir(run_id)
+    return ConfigError(f"{path} is damaged ({why}). Retrain the run: delete {folder} and "
+                       "run `snakemake --cores 2` again (or `noisesparse train --group <its "
+                       "group>`; `noisesparse plan --json` lists the groups).")
+
+
+RECORD_KEYS = ("run_id", "status", "config", "final")
+
+
 def load_record(run_id: str) -> dict:
-    return json.loads(_run_file(run_id, "metrics.json").read_text())
+    path = _run_file(run_id, "metrics.json")
+    try:
+        rec = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # truncated or garbled
+        raise _damaged(run_id, path, f"not valid JSON: {e}") from e
+    missing = [k for k in RECORD_KEYS if not isinstance(rec, dict) or k not in rec]
+    if missing:
+        raise _damaged(run_id, path, f"missing {', '.join(missing)}")
+    return rec
 
 
 def load_final(run_ids) -> pd.DataFrame:
@@ -42,7 +60,14 @@ def load_history(run_ids) -> pd.DataFrame:
     for rid in run_ids:
         rec = load_record(rid)
         # The logged sigma is the schedule's value at that step; the run's sigma is config.
-        h = pd.read_csv(_run_file(rid, "history.csv")).rename(columns={"sigma": "sigma_now"})
+        path = _run_file(rid, "history.csv")
+        try:
+            h = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise _damaged(rid, path, f"unreadable CSV: {e}") from e
+        if "step" not in h.columns or h.empty:
+            raise _damaged(rid, path, "no logged steps")
+        h = h.rename(columns={"sigma": "sigma_now"})
         h.insert(0, "run_id", rid)
         for k, v in rec["config"].items():
             if k not in h.columns:
@@ -60,7 +85,11 @@ def load_model(run_id: str):
     from .config import make_run_config
     from .model import SparseNet
 
-    blob = torch.load(_run_file(run_id, "model.pt"), weights_only=True, map_location="cpu")
+    path = _run_file(run_id, "model.pt")
+    try:
+        blob = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # truncated zip, empty file
+        raise _damaged(run_id, path, f"torch.load failed: {type(e).__name__}") from e
     cfg = make_run_config(blob["config"], f"run {run_id}")
     if cfg.arch != "mlp":
         raise ConfigError(f"run {run_id} is a {cfg.arch}; load_model rebuilds MLP runs only")

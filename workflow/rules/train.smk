@@ -16,7 +16,7 @@ for _gid, _members in PLAN.groups.items():
             opts=PLAN.cli_opts(group=_gid),  # --with only for an optional study's runs
         log:
             f"results/logs/train/{_gid}.log",
-        threads: min(workflow.cores, 4)
+        threads: 4  # Snakemake lowers it to --cores when fewer are given
         resources:
             gpu=1,
         shell:

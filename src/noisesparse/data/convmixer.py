@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torchvision.transforms import Normalize
 
 from ..errors import ConfigError
 
@@ -110,13 +111,12 @@ def embed(images, weights_path: str | os.PathLike, device="cpu", batch: int = 50
     device = torch.device(device)
     model = load_model(weights_path, device)
     x = _as_images(images)
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    normalize = Normalize(MEAN, STD)  # per channel, as the authors' CIFAR-10 transform
     out = []
     from tqdm.auto import tqdm
     for i in tqdm(range(0, len(x), batch), desc="ConvMixer latents", disable=not progress,
                   leave=False):
-        xb = (x[i:i + batch].to(device) - mean) / std
+        xb = normalize(x[i:i + batch].to(device))
         out.append(model.embed(xb).float().cpu())
     if not out:
         return np.zeros((0, model.classifier.in_features), np.float32)

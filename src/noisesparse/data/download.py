@@ -10,9 +10,9 @@ name in it is used first (copied, then checked); if it is a base URL (http://, h
 file://), `<base>/<file name>` is tried first. The pinned URL and any configured mirrors
 follow.
 
-`safe_extract` unpacks .tar.gz / .tgz / .tar / .zip archives, refusing any member that would
-land outside the destination (absolute paths, `..`, links pointing outside, device files),
-into a temporary directory that is renamed into place only after everything unpacked.
+Archives are never unpacked to disk: `formats` reads the members it needs straight out of
+the checked archive (CIFAR-10's pickles through an unpickler that can only build arrays), so
+no member can land anywhere.
 """
 
 from __future__ import annotations
@@ -21,16 +21,13 @@ import hashlib
 import http.client
 import os
 import shutil
-import stat
-import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
-from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+
+from filelock import FileLock
 
 from ..errors import ConfigError
 
@@ -87,20 +84,9 @@ def _sources(url: str, name: str, mirrors) -> list[str]:
     return list(dict.fromkeys(out))  # keep order, drop repeats
 
 
-@contextmanager
-def _lock(path: str):
+def _lock(path: str) -> FileLock:
     """An exclusive lock on `path + ".lock"` so two processes never write the same .part."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (not POSIX): no locking
-        yield
-        return
-    with open(path + ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(path + ".lock")
 
 
 def _mismatch(what: str, expected: str, actual: str) -> ConfigError:
@@ -261,129 +247,3 @@ def fetch(url: str, dest: str | os.PathLike, sha256: str, mirrors=(), retries: i
             + "; ".join(msgs or ["no source could be tried"])
             + f".{left} Offline, put the file in a directory and set {MIRROR_ENV} to it, "
             f"or place it at {dest} yourself.")
-
-
-# ----------------------------------------------------------------------------- archives
-
-
-def _inside(rel: str) -> str:
-    """Normalise an archive member name; raise if it is absolute or climbs out."""
-    name = rel.replace("\\", "/")
-    p = PurePosixPath(name)
-    if name.startswith("/") or p.is_absolute() or (len(name) > 1 and name[1] == ":"):
-        raise ValueError("absolute path")
-    parts = []
-    for part in p.parts:
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                raise ValueError("path escapes the destination")
-            parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts)
-
-
-def _check_tar(tf: tarfile.TarFile, archive: str) -> None:
-    links: set[str] = set()
-    members = tf.getmembers()
-    for m in members:
-        try:
-            if ".." in PurePosixPath(m.name.replace("\\", "/")).parts:
-                raise ValueError("'..' in member name")
-            name = _inside(m.name)
-            parents = PurePosixPath(name).parents
-            if any(str(q) in links for q in parents):
-                raise ValueError("member path goes through a link")
-            if m.issym():
-                target = _link_target(PurePosixPath(name).parent, m.linkname, links)
-                _inside(target)
-                links.add(name)
-            elif m.islnk():
-                _inside(m.linkname)
-                if ".." in PurePosixPath(m.linkname).parts:
-                    raise ValueError("hard link target contains '..'")
-                links.add(name)
-            elif m.isdev() or m.isfifo():
-                raise ValueError("device or FIFO member")
-        except ValueError as e:
-            raise ConfigError(f"refusing to extract {archive}: member {m.name!r} "
-                              f"({'-> ' + m.linkname + ', ' if m.linkname else ''}{e})") from None
-
-
-def _link_target(base: PurePosixPath, linkname: str, links: set[str]) -> str:
-    """The link's target relative to the archive root, walking it component by component
-    (so no step climbs out, and no step goes through another link)."""
-    if linkname.startswith("/") or PurePosixPath(linkname).is_absolute():
-        raise ValueError("absolute link target")
-    parts = [p for p in base.parts if p not in ("", ".")]
-    comps = [c for c in PurePosixPath(linkname.replace("\\", "/")).parts if c not in ("", ".")]
-    for i, c in enumerate(comps):
-        if c == "..":
-            if not parts:
-                raise ValueError("link points outside the destination")
-            parts.pop()
-        else:
-            parts.append(c)
-            if i < len(comps) - 1 and "/".join(parts) in links:
-                raise ValueError("link target goes through another link")
-    return "/".join(parts)
-
-
-def _check_zip(zf: zipfile.ZipFile, archive: str) -> None:
-    for info in zf.infolist():
-        try:
-            if ".." in PurePosixPath(info.filename.replace("\\", "/")).parts:
-                raise ValueError("'..' in member name")
-            _inside(info.filename)
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise ValueError("symbolic link in a zip archive")
-        except ValueError as e:
-            raise ConfigError(f"refusing to extract {archive}: member {info.filename!r} "
-                              f"({e})") from None
-
-
-def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> str:
-    """Unpack a .tar.gz/.tgz/.tar/.zip archive into `dest` (created if needed).
-
-    Every member is checked before anything is written; the archive unpacks into a
-    temporary directory beside `dest`, whose entries are then renamed into `dest`, so a
-    refused or failed extraction leaves nothing behind. Returns `dest`.
-    """
-    archive, dest = str(archive), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract-", dir=dest.parent))
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                _check_zip(zf, archive)
-                zf.extractall(tmp)
-        else:
-            try:
-                tf = tarfile.open(archive, "r:*")
-            except tarfile.TarError as e:
-                raise ConfigError(f"{archive} is not a tar or zip archive ({e})") from e
-            with tf:
-                _check_tar(tf, archive)
-                try:
-                    if hasattr(tarfile, "data_filter"):
-                        tf.extractall(tmp, filter="data")  # a second line of defence
-                    else:  # pragma: no cover (Python without extraction filters)
-                        tf.extractall(tmp)
-                except tarfile.TarError as e:
-                    raise ConfigError(f"refusing to extract {archive}: {e}") from e
-        if not dest.exists():
-            os.replace(tmp, dest)
-        else:
-            for entry in tmp.iterdir():
-                target = dest / entry.name
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
-                elif target.exists() or target.is_symlink():
-                    target.unlink()
-                os.replace(entry, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(dest)

@@ -13,8 +13,8 @@ One entry in config/datasets.yaml is enough:
       test_fraction: 0.1
       seed: 0
 
-Images: png, jpg, jpeg, bmp, tif, tiff (read with PIL if installed, else scikit-image, else
-matplotlib). An .npy array is [N, H, W] or [N, H, W, C]: uint8 (/255), uint16 (/65535),
+Images: png, jpg, jpeg, bmp, tif, tiff, read with PIL (installed with torchvision, whose own
+decoders, torchvision.io, are deprecated since 0.29 and read neither bmp nor tif). An .npy array is [N, H, W] or [N, H, W, C]: uint8 (/255), uint16 (/65535),
 bool, or float already in [0, 1]. Values come out in [0, 1] like raw CIFAR-10 pixels, with
 no further normalisation; grey is scikit-image's rgb2gray (as the embedded patches).
 
@@ -59,23 +59,12 @@ def _scale(a: np.ndarray, where: str, strict: bool) -> np.ndarray:
 def _read_image(path: Path) -> np.ndarray:
     """One image as float64 [H, W] or [H, W, 3] in [0, 1] (alpha dropped)."""
     try:
-        try:
-            from PIL import Image
-        except ImportError:
-            Image = None
-        if Image is not None:
-            with Image.open(path) as im:
-                if im.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
-                    im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info
-                                    else "RGB")
-                a = np.asarray(im)
-        else:
-            try:
-                from skimage import io as skio
-                a = skio.imread(str(path))
-            except ImportError:
-                import matplotlib.image as mpimg
-                a = mpimg.imread(str(path))
+        from PIL import Image
+        with Image.open(path) as im:
+            if im.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info
+                                else "RGB")
+            a = np.asarray(im)
     except ConfigError:
         raise
     except Exception as e:

@@ -223,4 +223,8 @@ def train_lm_group(configs, data, out_dirs, partial_dir: str, device: torch.devi
     for ckpt in ckpts:  # the group is complete: its run directories hold everything
         if os.path.exists(ckpt):
             os.remove(ckpt)
+    try:  # and its folder of checkpoints goes too (only when empty: nothing else is lost)
+        os.rmdir(partial_dir)
+    except OSError:
+        pass
     return records
