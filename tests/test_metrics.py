@@ -313,3 +313,21 @@ def test_accuracy():
     close(M.accuracy(logits, torch.tensor([0, 1, 0])), 1.0)
     ens = torch.stack([logits, -logits])  # second member: argmax 1, 0, 1
     close(M.accuracy(ens, torch.tensor([0, 1, 0])), [1.0, 0.0])
+
+
+def test_same_setting_as_the_paper_needs_the_paper_profile_and_as_many_epochs():
+    from noisesparse.replication import same_setting
+    assert same_setting("paper", 800.0, 800)
+    assert not same_setting("paper", 800.0, 2800)          # the reference trained longer
+    assert not same_setting("paper", 800.0, [800, 1000])   # it may have trained 1,000
+    assert same_setting("paper", 1000.0, [800, 1000])
+    assert not same_setting("paper", 5000.0, None)         # not stated: never the same
+    assert not same_setting("quick", 5000.0, 800)          # stand-in data
+    assert not same_setting("paper", float("nan"), 800)    # no runs of ours
+
+
+def test_the_paper_epoch_keeps_the_partial_batch():
+    from noisesparse.train import paper_epoch_steps
+    assert paper_epoch_steps(50_000, 1024) == 49   # the spec's 49 steps per epoch
+    assert paper_epoch_steps(2048, 128) == 16      # no partial batch
+    assert paper_epoch_steps(2049, 128) == 17
