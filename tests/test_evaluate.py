@@ -40,6 +40,10 @@ def test_a_unit_firing_only_on_noise_is_living_for_the_paper_and_silent_on_clean
     assert ev["pre_neuron_mean_median"].item() == pytest.approx(-0.5)
     assert ev["pre_neuron_std_median"].item() == pytest.approx(0.0)
     assert ev["pre_neuron_frac_negative"].item() == pytest.approx(0.5)
+    # on noisy inputs each neuron's pre-activation is its bias plus N(0, 1): means 1 and
+    # -0.5, stds 1 (400 draws: within about 0.1)
+    assert ev["pre_neuron_mean_median_noisy"].item() == pytest.approx(-0.5, abs=0.15)
+    assert ev["pre_neuron_std_median_noisy"].item() == pytest.approx(1.0, abs=0.12)
     # living spread: biases 1 and -0.5 (std 0.75), norms both 1 (CV 0)
     assert ev["bias_std_living"].item() == pytest.approx(0.75)
     assert ev["wnorm_cv_living"].item() == pytest.approx(0.0)

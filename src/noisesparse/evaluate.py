@@ -63,7 +63,8 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
     counts = torch.zeros(K, model.w1.shape[1], device=dev)
     activity = torch.zeros_like(counts)  # clean pass: silent-on-clean
     activity_noisy = torch.zeros_like(counts)  # noisy pass: the authors' dead neurons
-    pre_sum, pre_sq = torch.zeros_like(counts), torch.zeros_like(counts)
+    pre_sum, pre_sq = torch.zeros_like(counts), torch.zeros_like(counts)  # clean inputs
+    pre_sum_n, pre_sq_n = torch.zeros_like(counts), torch.zeros_like(counts)  # noisy inputs
     b = model.hidden_bias()
     # Non-zero-mean noise (exponential, Poisson) shifts every input by E[noise]; the network
     # is trained on that shifted distribution, so its sparsity is also measured at x + E.
@@ -91,7 +92,10 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
         activity += M.activity_sum(z, model.activation, act_threshold)
         out = model.decode(z)
         noise = _noise(noise_kind, sigma, xc.shape, gens, dev)
-        _, zn = model.encode(xc.unsqueeze(0) + noise)
+        pre_n, zn = model.encode(xc.unsqueeze(0) + noise)
+        s1, s2 = M.neuron_moments(pre_n)
+        pre_sum_n += s1
+        pre_sq_n += s2
         add("frac_active_noisy", M.fraction_active(M.active_mask(zn, model.activation,
                                                                  act_threshold)), n)
         activity_noisy += M.activity_sum(zn, model.activation, act_threshold)
@@ -124,6 +128,8 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
     res["frac_silent_clean"] = M.fraction_dead(silent)
     res["frac_active_nonsilent"] = M.fraction_active_living(counts, len(x), silent)
     res.update(M.neuron_preactivation_summary(pre_sum, pre_sq, len(x)))
+    res.update({f"{k}_noisy": v for k, v in
+                M.neuron_preactivation_summary(pre_sum_n, pre_sq_n, len(x)).items()})
     res.update(M.bias_stats(b))
     res.update(M.living_spread(b, model.w1, ~dead))
     if model.bias_mode == "shared":
