@@ -106,6 +106,41 @@ def test_replication_table_has_a_verdict_per_claim(plan, smoke_root):
     assert len(ref) == n_ref
     assert ref["paper_noisy_inputs"].notna().all()
     assert ref["ours_clean_inputs"].notna().any()
+    # both dead-neuron definitions, and each side's training length
+    for col in ("ours_dead_paper", "ours_silent_on_clean", "paper_epochs", "our_epochs"):
+        assert col in ref, col
+    assert ref["ours_silent_on_clean"].notna().any()
+    assert not ref["same_setting_as_paper"].any()  # smoke: stand-in data, 40 steps
+    assert (ref.loc[ref["curve"] == "exponential", "paper_epochs"] == "2,800").all()
+    # exponential and Poisson curves are also measured at x + E[noise]
+    shifted = ref.dropna(subset=["ours_shifted_inputs"])
+    assert set(shifted["curve"]) == {"exponential", "poisson"}
+    # the paper's per-image active counts beside the receptive-field runs'
+    counts = pd.read_csv(smoke_root / "results/tables/F18_active_counts.csv")
+    assert counts["paper_active_3000_epochs"].notna().sum() == 6
+    assert counts["ours_fraction_3_images"].notna().any()
+    assert counts["ours_fraction_3_images"].between(0, 1).all() or \
+        counts["ours_fraction_3_images"].isna().any()
+    v = verdicts.set_index("claim")
+    assert "silent on clean data" in v.loc[2, "measured"]
+    assert "sigma 5" in v.loc[9, "measured"] and "median neuron" in v.loc[9, "measured"]
+    assert "lm_sigma/transformer" in v.loc[8, "measured"] and "0-3" in \
+        v.loc[8, "measured"].split("lm_sigma/transformer")[1]
+
+
+def test_dead_neurons_are_shown_under_both_definitions(plan, smoke_root):
+    from noisesparse.figures import draw
+    for fig in ("F2", "F5_layers", "F6", "F14"):
+        draw(fig, plan)
+        cols = pd.read_csv(smoke_root / f"results/tables/{fig}.csv").columns
+        assert any(c.startswith("frac_dead") for c in cols), fig
+        assert any(c.startswith("frac_silent_clean") for c in cols), fig
+    rec = json.loads((smoke_root / "results/runs" / plan.studies["sigma_sweep"][0] /
+                      "metrics.json").read_text())["final"]
+    for name in ("frac_dead", "frac_silent_clean", "frac_active_living",
+                 "frac_active_nonsilent", "bias_std_living", "wnorm_cv_living",
+                 "pre_neuron_mean_median"):
+        assert rec[name] is not None, name
 
 
 def test_unknown_figure_is_a_clear_error(plan):

@@ -52,11 +52,12 @@ def test_fraction_active_single_and_ensemble():
     close(M.fraction_active(ens), [3 / 6, 4 / 6])
 
 
-def test_activity_sum_relu_and_abs():
+def test_activity_sum_relu_sums_and_others_count_as_the_authors_did():
     # ReLU clamps the -2 to 0: columns sum to 1 + 0.5, 0 + 3, 0 + 0
     close(M.activity_sum(A), [1.5, 3.0, 0.0])
-    # other activations sum |a|: the -2 counts
-    close(M.activity_sum(A, "tanh"), [1.5, 3.0, 2.0])
+    # other activations count the inputs with |a| > threshold (1e-4): 2, 1, 1 (the -2 counts)
+    close(M.activity_sum(A, "tanh"), [2.0, 1.0, 1.0])
+    close(M.activity_sum(A, "gelu", threshold=0.7), [1.0, 1.0, 1.0])
     ens = torch.stack([A, -A])  # [2, 2, 3]
     close(M.activity_sum(ens), [[1.5, 3.0, 0.0], [0.0, 0.0, 2.0]])
 
@@ -71,6 +72,40 @@ def test_dead_mask_and_fraction_dead():
     assert torch.equal(M.dead_mask(summed, threshold=2.0), torch.tensor([T, F, T, T, T]))
     ens = torch.tensor([[T, F, F, F], [T, T, T, F]])
     close(M.fraction_dead(ens), [0.25, 0.75])
+
+
+def test_a_unit_that_fires_only_on_noise_is_living_for_the_paper_and_silent_on_clean():
+    # Three training inputs, two ReLU units. Unit 0 fires on clean and noisy inputs; unit 1
+    # is 0 on every clean input but fires (0.2) on one noisy input.
+    clean = torch.tensor([[0.4, 0.0],
+                          [0.1, 0.0],
+                          [0.0, 0.0]])
+    noisy = torch.tensor([[0.3, 0.0],
+                          [0.0, 0.2],
+                          [0.2, 0.0]])
+    dead_paper = M.dead_mask(M.activity_sum(noisy))  # sums 0.5, 0.2: neither is dead
+    silent_ours = M.dead_mask(M.activity_sum(clean))  # sums 0.5, 0.0: unit 1 is silent
+    assert torch.equal(dead_paper, torch.tensor([F, F]))
+    assert torch.equal(silent_ours, torch.tensor([F, T]))
+    close(M.fraction_dead(dead_paper), 0.0)
+    close(M.fraction_dead(silent_ours), 0.5)
+    # Fraction active on the clean inputs among the living: unit 0 is active 2 times of 3.
+    counts = M.neuron_active_counts(M.active_mask(clean))  # [2, 0]
+    close(M.fraction_active_living(counts, 3, dead_paper), 2 / 6)  # both units living
+    close(M.fraction_active_living(counts, 3, silent_ours), 2 / 3)  # unit 0 alone
+
+
+def test_a_gelu_unit_is_dead_when_never_above_the_threshold():
+    # GELU never outputs exactly 0; the authors count a unit dead when |a| never exceeds the
+    # threshold. Unit 0 stays within 1e-4 of 0 on every input; unit 1 exceeds it once.
+    a = torch.tensor([[-5e-5, -0.17],
+                      [8e-5, 2e-5],
+                      [-1e-4, -3e-5]])  # -1e-4 is not > 1e-4
+    summed = M.activity_sum(a, "gelu", 1e-4)
+    close(summed, [0.0, 1.0])
+    assert torch.equal(M.dead_mask(summed), torch.tensor([T, F]))
+    # with the 0.01 threshold of one of their runs, unit 1 is dead too
+    assert torch.equal(M.dead_mask(M.activity_sum(a, "gelu", 0.2)), torch.tensor([T, T]))
 
 
 def test_neuron_active_counts():
@@ -119,6 +154,25 @@ def test_weight_norm_stats():
     close(ens["wnorm_cv"], [2.0 / 3.0, 0.0])
 
 
+def test_living_spread_ignores_dead_neurons():
+    b = torch.tensor([-1.0, -3.0, 7.0])
+    w = torch.tensor([[3.0, 4.0],    # norm 5
+                      [0.0, 1.0],    # norm 1
+                      [9.0, 9.0]])   # dead: left out
+    s = M.living_spread(b, w, torch.tensor([T, T, F]))
+    close(s["bias_mean_living"], -2.0)
+    close(s["bias_std_living"], 1.0)  # deviations +1, -1
+    close(s["wnorm_mean_living"], 3.0)
+    close(s["wnorm_cv_living"], 2.0 / 3.0)  # std 2 over mean 3
+    # ensemble: the second member has one living neuron (spread 0) ...
+    ens = M.living_spread(torch.stack([b, b]), torch.stack([w, w]),
+                          torch.tensor([[T, T, T], [F, T, F]]))
+    close(ens["bias_mean_living"], [1.0, -3.0])
+    close(ens["bias_std_living"], [math.sqrt(((-2) ** 2 + (-4) ** 2 + 6 ** 2) / 3), 0.0])
+    # ... and none living gives NaN
+    assert torch.isnan(M.living_spread(b, w, torch.tensor([F, F, F]))["bias_std_living"])
+
+
 def test_sign_flips():
     wx = torch.tensor([[1.0, -1.0, 2.0, -2.0],
                        [3.0, -3.0, 0.0, 0.5]])
@@ -144,6 +198,39 @@ def test_preactivation_stats():
     ens = M.preactivation_stats(torch.stack([pre, -pre]))
     close(ens["pre_mean"], [3.0, -3.0])
     close(ens["pre_std"], [math.sqrt(3.5)] * 2)
+
+
+def test_per_neuron_preactivation_summary():
+    # 2 inputs, 3 neurons: each neuron's own mean and std over the inputs.
+    pre = torch.tensor([[1.0, -2.0, -5.0],
+                        [3.0, 0.0, -1.0]])
+    # means 2, -1, -3; stds 1, 1, 2 -> median neuron: mean -1, std 1; negative means 2 of 3
+    s1, s2 = M.neuron_moments(pre)
+    close(s1, [4.0, -2.0, -6.0])
+    close(s2, [10.0, 4.0, 26.0])
+    s = M.neuron_preactivation_summary(s1, s2, 2)
+    close(s["pre_neuron_mean_median"], -1.0)
+    close(s["pre_neuron_std_median"], 1.0)
+    close(s["pre_neuron_frac_negative"], 2 / 3)
+    # moments add over chunks: two chunks of one input give the same
+    a1, a2 = M.neuron_moments(pre[:1])
+    b1, b2 = M.neuron_moments(pre[1:])
+    close(M.neuron_preactivation_summary(a1 + b1, a2 + b2, 2)["pre_neuron_std_median"], 1.0)
+    # pooled over neurons the same numbers have mean -4/6 and a far larger std: per neuron
+    # is not pooled
+    close(M.preactivation_stats(pre)["pre_mean"], -4 / 6)
+    # ensemble [K=2, B=2, N=3]: the second member's neurons all shift by -10
+    ens = M.neuron_preactivation_summary(*M.neuron_moments(torch.stack([pre, pre - 10])), 2)
+    close(ens["pre_neuron_mean_median"], [-1.0, -11.0])
+    close(ens["pre_neuron_frac_negative"], [2 / 3, 1.0])
+
+
+def test_expected_noise_is_the_shift_of_non_zero_mean_noise():
+    from noisesparse import noise as N
+    for kind in ("gaussian", "laplace", "exponential", "poisson"):
+        assert N.expected_value(kind, 1.5) == N.noise_mean_std(kind, 1.5)[0]
+    close(N.expected_value("poisson", torch.tensor([0.0, 3.0])), [0.0, 3.0])
+    close(N.expected_value("laplace", torch.tensor([0.5, 3.0])), [0.0, 0.0])
 
 
 def test_topk_agreement():
@@ -226,3 +313,21 @@ def test_accuracy():
     close(M.accuracy(logits, torch.tensor([0, 1, 0])), 1.0)
     ens = torch.stack([logits, -logits])  # second member: argmax 1, 0, 1
     close(M.accuracy(ens, torch.tensor([0, 1, 0])), [1.0, 0.0])
+
+
+def test_same_setting_as_the_paper_needs_the_paper_profile_and_as_many_epochs():
+    from noisesparse.replication import same_setting
+    assert same_setting("paper", 800.0, 800)
+    assert not same_setting("paper", 800.0, 2800)          # the reference trained longer
+    assert not same_setting("paper", 800.0, [800, 1000])   # it may have trained 1,000
+    assert same_setting("paper", 1000.0, [800, 1000])
+    assert not same_setting("paper", 5000.0, None)         # not stated: never the same
+    assert not same_setting("quick", 5000.0, 800)          # stand-in data
+    assert not same_setting("paper", float("nan"), 800)    # no runs of ours
+
+
+def test_the_paper_epoch_keeps_the_partial_batch():
+    from noisesparse.train import paper_epoch_steps
+    assert paper_epoch_steps(50_000, 1024) == 49   # the spec's 49 steps per epoch
+    assert paper_epoch_steps(2048, 128) == 16      # no partial batch
+    assert paper_epoch_steps(2049, 128) == 17

@@ -14,32 +14,61 @@ from . import noise as N
 from .model import SparseNet
 
 
+def _noise(kind: str, sigma: torch.Tensor, shape, gens, dev) -> torch.Tensor:
+    """[K, *shape]: member k's noise at its own sigma[k] from its own generator."""
+    return torch.stack([N.sample(kind, sigma[k], shape, gens[k], dev) for k in range(len(gens))])
+
+
 @torch.no_grad()
-def activity_sums(model: SparseNet, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    """Per-neuron summed activity over clean inputs x [M, D] -> [K, N] (for dead neurons)."""
+def activity_sums(model: SparseNet, x: torch.Tensor, act_threshold: float = 1e-4,
+                  noise_kind: str | None = None, sigma: torch.Tensor | None = None,
+                  seeds: list[int] | None = None, chunk: int = 1024) -> torch.Tensor:
+    """Per-neuron activity (metrics.activity_sum) over one full pass of x [M, D] -> [K, N].
+
+    Clean when `noise_kind` is None (our silent-on-clean definition). With noise, each
+    member sees x plus fresh noise of its own kind at its sigma [K] (the authors' dead
+    neurons: their TrackedActFunc summed activity over the noisy training batches of an
+    epoch, in training mode, after the noise layer). Ours is one extra pass over the whole
+    training set after training, at the final sigma, so it scores the final weights rather
+    than weights that change during the epoch; its noise comes from its own generators,
+    seeded by `seeds`, not from the training stream."""
     total = torch.zeros(model.members, model.w1.shape[1], device=x.device)
+    gens = None if noise_kind is None else [
+        torch.Generator(device=x.device).manual_seed(30_011 + s) for s in seeds]
     for i in range(0, len(x), chunk):
-        _, z = model.encode(x[i:i + chunk])
-        total += M.activity_sum(z, model.activation)
+        xc = x[i:i + chunk]
+        if gens is not None:
+            xc = xc.unsqueeze(0) + _noise(noise_kind, sigma, xc.shape, gens, x.device)
+        _, z = model.encode(xc)
+        total += M.activity_sum(z, model.activation, act_threshold)
     return total
 
 
 @torch.no_grad()
 def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: torch.Tensor,
              noise_kind: str, seeds: list[int], act_threshold: float,
-             dead: torch.Tensor | None = None, chunk: int = 512) -> dict[str, torch.Tensor]:
+             dead: torch.Tensor | None = None, silent: torch.Tensor | None = None,
+             chunk: int = 512) -> dict[str, torch.Tensor]:
     """Metrics on clean inputs x [E, D] and on the same inputs with fresh noise at `sigma` [K].
 
     Noise for evaluation comes from generators seeded by `seeds`, independent of the
-    training stream, so evaluating never changes what a run trains on. `dead` is a [K, N]
-    mask from a full pass over the training data; when None, the inputs x define it.
+    training stream, so evaluating never changes what a run trains on. `dead` (the
+    authors' definition, a noisy pass) and `silent` (ours, a clean pass) are [K, N] masks
+    from full passes over the training data; when None, the noisy and clean passes over
+    these inputs define them (the cheap version logged in the history).
     """
     K, dev = model.members, x.device
     gens = [torch.Generator(device=dev).manual_seed(10_007 + s) for s in seeds]
     sums: dict[str, torch.Tensor] = {}
     counts = torch.zeros(K, model.w1.shape[1], device=dev)
-    activity = torch.zeros_like(counts)
+    activity = torch.zeros_like(counts)  # clean pass: silent-on-clean
+    activity_noisy = torch.zeros_like(counts)  # noisy pass: the authors' dead neurons
+    pre_sum, pre_sq = torch.zeros_like(counts), torch.zeros_like(counts)  # clean inputs
+    pre_sum_n, pre_sq_n = torch.zeros_like(counts), torch.zeros_like(counts)  # noisy inputs
     b = model.hidden_bias()
+    # Non-zero-mean noise (exponential, Poisson) shifts every input by E[noise]; the network
+    # is trained on that shifted distribution, so its sparsity is also measured at x + E.
+    shift = None if N.is_zero_mean(noise_kind) else N.expected_value(noise_kind, sigma)
 
     def add(name, value, weight):
         sums[name] = sums.get(name, 0) + value * weight
@@ -56,14 +85,24 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
             add(k, v, n)
         for k, v in M.sign_flips(wx, pre).items():
             add(k, v, n)
+        s1, s2 = M.neuron_moments(pre)
+        pre_sum += s1
+        pre_sq += s2
         counts += M.neuron_active_counts(act)
-        activity += M.activity_sum(z, model.activation)
+        activity += M.activity_sum(z, model.activation, act_threshold)
         out = model.decode(z)
-        noise = torch.stack([N.sample(noise_kind, sigma[k], xc.shape, gens[k], dev)
-                             for k in range(K)])
-        _, zn = model.encode(xc.unsqueeze(0) + noise)
+        noise = _noise(noise_kind, sigma, xc.shape, gens, dev)
+        pre_n, zn = model.encode(xc.unsqueeze(0) + noise)
+        s1, s2 = M.neuron_moments(pre_n)
+        pre_sum_n += s1
+        pre_sq_n += s2
         add("frac_active_noisy", M.fraction_active(M.active_mask(zn, model.activation,
                                                                  act_threshold)), n)
+        activity_noisy += M.activity_sum(zn, model.activation, act_threshold)
+        if shift is not None:
+            _, zs = model.encode(xc.unsqueeze(0) + shift.view(K, 1, 1))
+            add("frac_active_shifted", M.fraction_active(M.active_mask(zs, model.activation,
+                                                                       act_threshold)), n)
         out_noisy = model.decode(zn)
         if model.task == "reconstruction":
             tc = model.target(xc)
@@ -81,10 +120,18 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
     res = {k: v / len(x) for k, v in sums.items() if not k.startswith("_")}
     if "_err2" in sums:  # relative error over the whole held-out set, not a mean of chunks
         res["loss_clean_rel"] = sums["_err2"] / sums["_energy"].clamp(min=1e-12)
-    dead = M.dead_mask(activity) if dead is None else dead
+    dead = M.dead_mask(activity_noisy) if dead is None else dead
+    silent = M.dead_mask(activity) if silent is None else silent
+    # Both definitions, and the clean held-out fraction active among the living under each.
     res["frac_dead"] = M.fraction_dead(dead)
     res["frac_active_living"] = M.fraction_active_living(counts, len(x), dead)
+    res["frac_silent_clean"] = M.fraction_dead(silent)
+    res["frac_active_nonsilent"] = M.fraction_active_living(counts, len(x), silent)
+    res.update(M.neuron_preactivation_summary(pre_sum, pre_sq, len(x)))
+    res.update({f"{k}_noisy": v for k, v in
+                M.neuron_preactivation_summary(pre_sum_n, pre_sq_n, len(x)).items()})
     res.update(M.bias_stats(b))
+    res.update(M.living_spread(b, model.w1, ~dead))
     if model.bias_mode == "shared":
         res["bias_shared"] = model.b1[:, 0]
     res.update(M.weight_norm_stats(model.w1))

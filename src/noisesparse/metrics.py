@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-DEAD_THRESHOLD = 1e-5  # summed activation over a full pass below this: the neuron is dead
+DEAD_THRESHOLD = 1e-5  # summed activity over a full pass below this: the neuron is dead
 
 
 def active_mask(a: torch.Tensor, activation: str = "relu", threshold: float = 1e-4) -> torch.Tensor:
@@ -24,13 +24,22 @@ def fraction_active(active: torch.Tensor) -> torch.Tensor:
     return active.float().mean(dim=(-2, -1))
 
 
-def activity_sum(a: torch.Tensor, activation: str = "relu") -> torch.Tensor:
-    """Per-neuron summed activity over inputs [..., B, N] -> [..., N]; add these over chunks."""
-    return (a.clamp(min=0) if activation == "relu" else a.abs()).sum(dim=-2)
+def activity_sum(a: torch.Tensor, activation: str = "relu", threshold: float = 1e-4) -> torch.Tensor:
+    """Per-neuron activity over inputs [..., B, N] -> [..., N], the authors' accumulator
+    (their TrackedActFunc.count_dead_neurons): the summed ReLU output for ReLU, the number of
+    inputs with |a| > threshold otherwise (so a GELU or sigmoid unit, never exactly 0, can
+    still be dead). Add these over chunks; `dead_mask` thresholds the total."""
+    if activation == "relu":
+        return a.clamp(min=0).sum(dim=-2)
+    return (a.abs() > threshold).float().sum(dim=-2)
 
 
 def dead_mask(summed_activity: torch.Tensor, threshold: float = DEAD_THRESHOLD) -> torch.Tensor:
-    """Neurons whose summed activation over a full pass of the data is below threshold."""
+    """Neurons whose activity summed over a full pass of the data is below threshold.
+
+    Which pass decides the definition: the authors' (frac_dead) sums over NOISY training
+    inputs, ours beside it (frac_silent_clean) over CLEAN training inputs; a unit that
+    fires only on noise is living under theirs and silent under ours."""
     return summed_activity < threshold
 
 
@@ -70,6 +79,24 @@ def weight_norm_stats(w: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"wnorm_mean": mean, "wnorm_cv": norms.std(dim=-1, unbiased=False) / mean}
 
 
+def living_spread(b: torch.Tensor, w: torch.Tensor, living: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Bias std and weight-norm coefficient of variation over LIVING neurons only (claim
+    3: dead units keep their initial or drifting values and would hide the convergence).
+    b [..., N], w [..., N, D], living [..., N] bool; NaN where no neuron lives."""
+    m = living.float()
+    n = m.sum(dim=-1)
+
+    def mean_std(v):
+        mu = (v * m).sum(dim=-1) / n
+        var = ((v - mu.unsqueeze(-1)).pow(2) * m).sum(dim=-1) / n
+        return mu, var.sqrt()
+
+    bmu, bsd = mean_std(b)
+    wmu, wsd = mean_std(w.norm(dim=-1))
+    return {"bias_mean_living": bmu, "bias_std_living": bsd, "wnorm_mean_living": wmu,
+            "wnorm_cv_living": wsd / wmu}
+
+
 def sign_flips(wx: torch.Tensor, pre: torch.Tensor) -> dict[str, torch.Tensor]:
     """How the bias changes which units fire, from W x [..., B, N] and W x + b [..., B, N].
 
@@ -86,6 +113,25 @@ def preactivation_stats(pre: torch.Tensor) -> dict[str, torch.Tensor]:
     """Mean and standard deviation of the pre-activations W x + b over inputs and neurons
     ([..., B, N] -> [...]): noise pushes them negative and spreads them (claim 9)."""
     return {"pre_mean": pre.mean(dim=(-2, -1)), "pre_std": pre.std(dim=(-2, -1), unbiased=False)}
+
+
+def neuron_moments(pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-neuron sum and sum of squares of the pre-activations over inputs, [..., B, N] ->
+    ([..., N], [..., N]); add these over chunks, then `neuron_preactivation_summary`."""
+    return pre.sum(dim=-2), pre.pow(2).sum(dim=-2)
+
+
+def neuron_preactivation_summary(total: torch.Tensor, total_sq: torch.Tensor,
+                                 n_inputs: int) -> dict[str, torch.Tensor]:
+    """Each neuron's pre-activation distribution over the data, summarised (claim 9 is
+    about each neuron, not all neurons pooled): the median over neurons of the per-neuron
+    mean and of the per-neuron standard deviation, and the share of neurons whose mean is
+    negative. total, total_sq [..., N] from `neuron_moments` over n_inputs inputs -> [...]."""
+    mean = total / n_inputs
+    std = (total_sq / n_inputs - mean.pow(2)).clamp(min=0).sqrt()
+    return {"pre_neuron_mean_median": mean.median(dim=-1).values,
+            "pre_neuron_std_median": std.median(dim=-1).values,
+            "pre_neuron_frac_negative": (mean < 0).float().mean(dim=-1)}
 
 
 def topk_agreement(drive: torch.Tensor, active: torch.Tensor) -> torch.Tensor:

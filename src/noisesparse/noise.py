@@ -1,8 +1,11 @@
 """Input noise distributions and the noise-level schedule.
 
-Parameterisation follows the spec: Gaussian sigma*N(0, 1); Laplace with scale sigma;
-exponential with mean sigma (rate 1/sigma); Poisson with rate sigma. The last two are not
-zero-mean, which the figures mark. Noise is drawn fresh every step, per ensemble member,
+Parameterisation follows the spec: Gaussian sigma*N(0, 1) (sigma is the standard
+deviation); Laplace with scale sigma (standard deviation sigma*sqrt(2)); exponential with
+mean sigma (rate 1/sigma, standard deviation sigma); Poisson with rate sigma (mean sigma,
+standard deviation sqrt(sigma)). The last two are not zero-mean: they shift every input by
+E[noise] = sigma, which the figures mark and which `expected_value` gives to the metrics
+(sparsity at x + E[noise]). Noise is drawn fresh every step, per ensemble member,
 from that member's own generator, so a member sees the same noise it would see alone.
 """
 
@@ -39,6 +42,12 @@ def noise_mean_std(kind: str, sigma: float) -> tuple[float, float]:
     if kind == "exponential":
         return sigma, sigma
     return sigma, math.sqrt(sigma)  # poisson
+
+
+def expected_value(kind: str, sigma):
+    """E[noise] per coordinate: 0 for the zero-mean kinds, sigma for exponential (its mean)
+    and Poisson (its rate). Works on floats and on tensors of sigmas."""
+    return sigma * 0 if is_zero_mean(kind) else sigma
 
 
 def sample(kind: str, sigma: float | torch.Tensor, shape, generator: torch.Generator | None = None,

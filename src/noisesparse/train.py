@@ -94,7 +94,10 @@ class GroupTrainer:
         self.m = len(self.x)
         if c0.batch_size > self.m:
             raise ConfigError(f"batch_size {c0.batch_size} exceeds the {self.m} training inputs")
-        self.steps_per_epoch = self.m // c0.batch_size
+        self.steps_per_epoch = self.m // c0.batch_size  # one shuffle: full batches only
+        # The paper's epoch keeps the partial batch: ceil(50,000 / 1,024) = 49 steps. The
+        # epoch axis of history.csv (F1, F7, F9) counts epochs that way.
+        self.paper_epoch_steps = paper_epoch_steps(self.m, c0.batch_size)
         K = len(configs)
         self.model = SparseNet(configs, self.x.shape[1], out_dim).to(device)
         vec = lambda name: torch.tensor([float(getattr(c, name)) for c in configs], device=device)
@@ -293,12 +296,17 @@ class GroupTrainer:
 
     # -- results ------------------------------------------------------------------------
     def final_metrics(self) -> dict[str, torch.Tensor]:
-        """Full held-out set, clean and noisy; dead neurons from a full pass over training data."""
+        """Full held-out set, clean and noisy. Dead neurons from two full passes over the
+        training data: noisy at the final sigma with the run's noise (the authors'
+        definition, frac_dead) and clean (ours, frac_silent_clean)."""
         c0 = self.c0
         self.model.k = self.k_at(c0.steps)
-        dead = M.dead_mask(activity_sums(self.model, self.x))
-        return evaluate(self.model, self.x_test, self.y_test, self.sigma_now(c0.steps),
-                        c0.noise, [c.seed for c in self.configs], c0.act_threshold, dead=dead)
+        sigma, seeds = self.sigma_now(c0.steps), [c.seed for c in self.configs]
+        dead = M.dead_mask(activity_sums(self.model, self.x, c0.act_threshold, c0.noise,
+                                         sigma, seeds))
+        silent = M.dead_mask(activity_sums(self.model, self.x, c0.act_threshold))
+        return evaluate(self.model, self.x_test, self.y_test, sigma, c0.noise, seeds,
+                        c0.act_threshold, dead=dead, silent=silent)
 
     def write_results(self, out_dirs: list[str]) -> list[dict]:
         final = {k: v.detach().float().cpu() for k, v in self.final_metrics().items()}
@@ -309,7 +317,7 @@ class GroupTrainer:
             hist = pd.DataFrame({name: [row[name][k] for row in self.history]
                                  for name in self.history[0]})
             hist["step"] = hist["step"].astype(int)
-            hist.insert(1, "epoch", hist["step"] / self.steps_per_epoch)
+            hist.insert(1, "epoch", hist["step"] / self.paper_epoch_steps)
             _atomic_text(hist.to_csv(index=False), out / "history.csv")
             _atomic_save({"config": cfg.to_dict(), "state": self.model.member_state(k)},
                          out / "model.pt")
@@ -328,12 +336,20 @@ class GroupTrainer:
             _atomic_text(json.dumps(rec, indent=2), out / "metrics.json")
             records.append(rec)
             f = rec["final"]
-            log.info("run %s [%s] sigma=%g active=%s (clean) %s (noisy) dead=%s loss=%s | "
+            log.info("run %s [%s] sigma=%g active=%s (clean) %s (noisy) dead=%s (noisy pass) "
+                     "silent=%s (clean pass) loss=%s | "
                      "%d steps, %.1f steps/s, %d member(s) on %s", cfg.run_id, status, cfg.sigma,
                      _fmt(f.get("frac_active_clean")), _fmt(f.get("frac_active_noisy")),
-                     _fmt(f.get("frac_dead")), _fmt(f.get("loss_clean")), self.step,
-                     self.steps_per_s, len(self.configs), self.device)
+                     _fmt(f.get("frac_dead")), _fmt(f.get("frac_silent_clean")),
+                     _fmt(f.get("loss_clean")), self.step, self.steps_per_s, len(self.configs),
+                     self.device)
         return records
+
+
+def paper_epoch_steps(n_train: int, batch_size: int) -> int:
+    """Steps in one of the paper's epochs: ceil(n_train / batch), the partial batch kept
+    (49 steps of batch 1,024 on CIFAR-10's 50,000 training images)."""
+    return -(-n_train // batch_size)
 
 
 def _fmt(v):

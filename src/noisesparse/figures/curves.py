@@ -44,10 +44,13 @@ def _beside_paper(ax, table, ref_name: str, ref_label: str) -> None:
 
 
 def _ablation(plan, fig_id, title, studies, by, fmt=str, metrics=("frac_active_clean",
-              "frac_active_noisy"), note=""):
-    """Fraction active vs σ, one curve per value of `by`; one panel per metric."""
+              "frac_active_noisy"), note="", prepare=None):
+    """Fraction active vs σ, one curve per value of `by`; one panel per metric. `prepare`
+    may add columns to the runs' final metrics first."""
     runs = _runs(plan, *([studies] if isinstance(studies, str) else studies))
     df = load_final(runs)
+    if prepare is not None:
+        df = prepare(df)
     table = S.summarise(df, [by, "sigma"], list(metrics))
     fig, axes = S.panels(len(metrics))
     for ax, m in zip(axes, metrics):
@@ -63,14 +66,28 @@ def _ablation(plan, fig_id, title, studies, by, fmt=str, metrics=("frac_active_c
 
 def _ylabel(metric: str) -> str:
     return {"frac_active_clean": S.ACTIVE_LABEL, "frac_active_noisy": S.ACTIVE_LABEL,
+            "frac_active_shifted": S.ACTIVE_LABEL,
             "frac_active_living": "fraction active among living neurons",
-            "frac_dead": "fraction of dead neurons", "loss_clean": "loss on clean held-out inputs",
+            "frac_dead": "fraction dead", "frac_silent_clean": "fraction silent (clean)",
+            "loss_clean": "loss on clean held-out inputs",
             "accuracy": "accuracy"}.get(metric, metric)
 
 
 def _panel_title(metric: str) -> str:
     return {"frac_active_clean": S.CLEAN, "frac_active_noisy": S.NOISY,
+            "frac_active_shifted": "at x + E[noise] (held-out)",
+            "frac_dead": DEAD_PAPER, "frac_silent_clean": SILENT_OURS,
             "loss_clean": "loss (clean held-out inputs)"}.get(metric, metric)
+
+
+# The two dead-neuron definitions, labelled wherever dead neurons appear.
+DEAD_PAPER = "dead, paper's definition (noisy pass)"
+SILENT_OURS = "silent on clean data (ours)"
+DEAD_NOTE = ("Dead neurons, the authors' definition: no activity (ReLU: summed output < 1e-5; "
+             "other activations: never |a| > threshold) over a full pass of the training data "
+             "with the run's noise at its final σ; ours beside it: the same over the clean "
+             "training data, so a unit that fires only on noise is living for the paper and "
+             "silent on clean data for us.")
 
 
 def f1_training(plan, fig_id, title):
@@ -104,16 +121,17 @@ def f1_training(plan, fig_id, title):
 
 def f2_width(plan, fig_id, title):
     df = _final(plan, "width")
-    table = S.summarise(df, ["width", "sigma"], ["frac_active_clean", "frac_active_noisy",
-                                                 "frac_dead"])
-    fig, axes = S.panels(3)
-    for ax, m in zip(axes, ["frac_active_clean", "frac_active_noisy", "frac_dead"]):
+    metrics = ["frac_active_clean", "frac_active_noisy", "frac_dead", "frac_silent_clean"]
+    table = S.summarise(df, ["width", "sigma"], metrics)
+    fig, axes = S.panels(4, w=2.9)
+    for ax, m in zip(axes, metrics):
         S.sigma_curves(ax, table, "width", m, fmt=lambda w: f"{w} neurons")
         ax.set_ylabel(_ylabel(m))
-        ax.set_title(_panel_title(m) if m != "frac_dead" else "dead neurons")
+        ax.set_title(_panel_title(m), fontsize=8)
     axes[0].legend()
     caption = ("Width ablation: final fraction active vs σ for each number of hidden neurons, "
-               f"and the fraction of dead neurons.\n{S.describe(plan, plan.studies['width'])}.")
+               f"and the fraction of dead neurons under both definitions. {DEAD_NOTE}"
+               f"\n{S.describe(plan, plan.studies['width'])}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
@@ -127,10 +145,25 @@ def f3_datasets(plan, fig_id, title):
 
 def f4_noise(plan, fig_id, title):
     from ..noise import is_zero_mean
+
+    def shifted(df):  # zero-mean noise: x + E[noise] is x, the clean value
+        df = df.copy()
+        if "frac_active_shifted" not in df:
+            df["frac_active_shifted"] = float("nan")
+        zero = df["noise"].map(is_zero_mean)
+        df.loc[zero, "frac_active_shifted"] = df.loc[zero, "frac_active_clean"]
+        return df
+
     return _ablation(plan, fig_id, title, "noise_types", "noise",
                      fmt=lambda n: n + ("" if is_zero_mean(n) else "* (not zero-mean)"),
-                     note="σ is the noise's standard deviation for Gaussian and Laplace, its "
-                          "rate for exponential and Poisson (the authors' parameterisation).")
+                     metrics=("frac_active_clean", "frac_active_noisy", "frac_active_shifted"),
+                     prepare=shifted,
+                     note="σ parameterises each noise as in the spec: the standard deviation of "
+                          "Gaussian noise, the scale of Laplace noise (std σ√2), the mean of "
+                          "exponential noise (rate 1/σ) and the rate of Poisson noise (mean σ). "
+                          "The last two shift every input by E[noise] = σ, so clean inputs lie "
+                          "outside what those networks trained on; the right panel measures "
+                          "them at x + E[noise] (for zero-mean noise, the clean value).")
 
 
 def f5_tasks(plan, fig_id, title):
@@ -167,29 +200,34 @@ def f5_layers(plan, fig_id, title):
     df = _final(plan, "lm_sigma")
     layers = sorted(int(c.rsplit("_L", 1)[1]) for c in df.columns
                     if c.startswith("frac_active_clean_L"))
-    metrics = [f"{m}_L{i}" for i in layers for m in ("frac_active_clean", "frac_active_noisy",
-                                                     "frac_dead")]
+    panels = ["frac_active_clean", "frac_active_noisy", "frac_dead", "frac_silent_clean"]
+    panels = [m for m in panels if f"{m}_L{layers[0]}" in df]  # results from before both
+    metrics = [f"{m}_L{i}" for i in layers for m in panels]
     table = S.summarise(df, ["sigma"], metrics + ["loss_clean", "ppl_clean"])
-    fig, axes = S.panels(3)
-    for ax, m in zip(axes, ["frac_active_clean", "frac_active_noisy", "frac_dead"]):
+    fig, axes = S.panels(len(panels), w=2.9)
+    for ax, m in zip(axes, panels):
         for i in layers:
             S.curve(ax, table["sigma"], table[f"{m}_L{i}_mean"], table[f"{m}_L{i}_min"],
                     table[f"{m}_L{i}_max"], colour=S.CATEGORICAL[i % 10], label=f"layer {i}")
         S.sigma_axis(ax)
         ax.set_ylabel(_ylabel(m))
-        ax.set_title(_panel_title(m) if m != "frac_dead" else "dead MLP units")
+        ax.set_title(_panel_title(m), fontsize=8)
     axes[0].legend()
     caption = ("Fraction of MLP hidden units active per token in each Transformer layer vs σ; "
                "noise is added after the LayerNorm at the input of every MLP block during "
-               f"training only.\n{S.describe(plan, plan.studies['lm_sigma'])}.")
+               "training only. Dead units: the authors' definition (no activity over the "
+               "validation windows with the run's noise) beside ours (silent on the clean "
+               f"windows).\n{S.describe(plan, plan.studies['lm_sigma'])}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
 def f6_activations(plan, fig_id, title):
     return _ablation(plan, fig_id, title, "activations", "activation",
-                     metrics=("frac_active_clean", "loss_clean"),
+                     metrics=("frac_active_clean", "loss_clean", "frac_dead",
+                              "frac_silent_clean"),
                      note="For non-ReLU activations a unit counts as active when |a| exceeds "
-                          "the activation threshold of the config.")
+                          "the activation threshold of the config, and as dead when it never "
+                          f"does (as the authors counted). {DEAD_NOTE}")
 
 
 def f8_shared_bias(plan, fig_id, title):
@@ -296,33 +334,41 @@ def f12_inhibition(plan, fig_id, title):
 
 def f14_dead(plan, fig_id, title):
     df = _final(plan, "sigma_sweep")
-    metrics = ["frac_active_clean", "frac_active_living", "frac_dead"]
+    metrics = ["frac_active_clean", "frac_active_living", "frac_active_nonsilent", "frac_dead",
+               "frac_silent_clean"]
     table = S.summarise(df, ["sigma"], metrics)
-    fig, axes = S.panels(2)
-    names = {"frac_active_clean": "all neurons", "frac_active_living": "living neurons only",
-             "frac_dead": "dead neurons (share of all)"}
+    fig, axes = S.panels(2, w=3.6, h=2.9)
+    names = {"frac_active_clean": ("all neurons", "-", "o"),
+             "frac_active_living": ("living neurons, paper's definition", "-", "s"),
+             "frac_active_nonsilent": ("neurons not silent on clean data (ours)", "--", "s"),
+             "frac_dead": (f"share {DEAD_PAPER}", "-", "x"),
+             "frac_silent_clean": (f"share {SILENT_OURS}", "--", "x")}
     for i, m in enumerate(metrics):
+        label, ls, marker = names[m]
         S.curve(axes[0], table["sigma"], table[f"{m}_mean"], table[f"{m}_min"],
-                table[f"{m}_max"], colour=S.CATEGORICAL[i], label=names[m])
+                table[f"{m}_max"], colour=S.CATEGORICAL[i], label=label, ls=ls, marker=marker)
     S.sigma_axis(axes[0])
     axes[0].set_ylabel("fraction")
-    axes[0].set_title(f"fraction active, {S.CLEAN}")
-    axes[0].set_ylim(0, 1.35)  # fractions stay <= 1: the legend gets the band above them
+    axes[0].set_title("fraction active (clean held-out) and dead", fontsize=8)
+    axes[0].set_ylim(0, 1.6)  # fractions stay <= 1: the legend gets the band above them
     axes[0].set_yticks([0, 0.25, 0.5, 0.75, 1])
-    axes[0].legend(loc="upper left", fontsize=7)
-    ratio = table["frac_active_living_mean"] / table["frac_active_living_mean"].iloc[0]
-    ratio_all = table["frac_active_clean_mean"] / table["frac_active_clean_mean"].iloc[0]
-    axes[1].plot(table["sigma"], ratio_all, "o-", label="all neurons")
-    axes[1].plot(table["sigma"], ratio, "s-", label="living neurons only")
+    axes[0].legend(loc="upper left", fontsize=6)
+    for i, (m, label, ls) in enumerate((("frac_active_clean", "all neurons", "-"),
+                                        ("frac_active_living", "living, paper's definition", "-"),
+                                        ("frac_active_nonsilent", "not silent on clean (ours)",
+                                         "--"))):
+        ratio = table[f"{m}_mean"] / table[f"{m}_mean"].iloc[0]
+        axes[1].plot(table["sigma"], ratio, marker="os"[min(i, 1)], ls=ls,
+                     color=S.CATEGORICAL[i], label=label)
+        table[f"{m}_relative_to_sigma0"] = ratio
     S.sigma_axis(axes[1])
     axes[1].set_yscale("log")
     axes[1].set_ylabel("fraction active / its σ = 0 value")
     axes[1].set_title("sparsity that is not dead neurons")
-    axes[1].legend(loc="lower left", fontsize=7)
-    table["living_relative_to_sigma0"] = ratio
-    caption = ("Dead neurons (summed activation over a full pass of the training data < 1e-5) "
-               "vs sparsity among the living: if the fall in fraction active were only dead "
-               f"neurons, the living curve would stay flat.\n{S.describe(plan, plan.studies['sigma_sweep'])}.")
+    axes[1].legend(loc="lower left", fontsize=6.5)
+    caption = (f"{DEAD_NOTE} If the fall in fraction active were only dead neurons, the living "
+               "curves would stay flat. Fraction active is measured on clean held-out inputs."
+               f"\n{S.describe(plan, plan.studies['sigma_sweep'])}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 

@@ -88,7 +88,7 @@ class LMTrainer:
         L, n_tok = c.n_layers, 0
         acc = {k: 0.0 for k in ("loss_clean", "loss_noisy")}
         frac = {k: torch.zeros(L, device=self.device) for k in ("clean", "noisy")}
-        activity = torch.zeros(L, c.width, device=self.device)
+        activity = {k: torch.zeros(L, c.width, device=self.device) for k in ("clean", "noisy")}
         counts = torch.zeros(L, c.width, device=self.device)
         was_training = model.training
         model.eval()
@@ -103,16 +103,20 @@ class LMTrainer:
                 z = torch.stack([a.reshape(-1, c.width) for a in acts])  # [L, tokens, ff]
                 active = M.active_mask(z)
                 frac[kind] += M.fraction_active(active) * z.shape[1]
+                activity[kind] += M.activity_sum(z)
                 if kind == "clean":
-                    activity += M.activity_sum(z)
                     counts += M.neuron_active_counts(active)
             n_tok += y.numel()
         model.train(was_training)
-        dead = M.dead_mask(activity)
+        # Dead units, the authors' definition: no activity over a noisy pass (here the
+        # validation windows with the run's noise); ours beside it: silent on the clean pass.
+        dead, silent = M.dead_mask(activity["noisy"]), M.dead_mask(activity["clean"])
         per_layer = {
             "frac_active_clean": frac["clean"] / n_tok, "frac_active_noisy": frac["noisy"] / n_tok,
             "frac_dead": M.fraction_dead(dead),
             "frac_active_living": M.fraction_active_living(counts, n_tok, dead),
+            "frac_silent_clean": M.fraction_dead(silent),
+            "frac_active_nonsilent": M.fraction_active_living(counts, n_tok, silent),
         }
         w1 = torch.stack([b.fc1.weight for b in model.blocks])
         b1 = torch.stack([b.fc1.bias for b in model.blocks])
