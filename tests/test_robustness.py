@@ -241,3 +241,27 @@ def test_claim_10_checks_by_hand():
     checks, _ = efficiency_checks(eff)
     assert [p for _, p in checks] == [True, False]
     assert "gather decoder 1.50x" in checks[0][0]
+
+
+# ---- the registry: F18 reads F19's and F20's tables ---------------------------------------
+
+def test_f18_depends_on_the_tables_of_the_figures_it_reads(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from noisesparse.cli import dvc_yaml_dict
+    from noisesparse.registry import build_plan
+    repo = Path(__file__).resolve().parents[1]
+    plan = build_plan("smoke")
+    reads = plan.figures["F18"]["inputs"]
+    assert set(reads) == {"results/tables/F19.csv", "results/tables/F19_runs.csv",
+                          "results/tables/F20.csv", "results/tables/F20_synthetic.csv"}
+    assert set(reads) <= set(plan.figures["F19"]["outputs"] + plan.figures["F20"]["outputs"])
+    assert set(reads) <= set(dvc_yaml_dict("smoke")["stages"]["figure_F18"]["deps"])
+    # A figure that reads an unknown figure is a clear error.
+    shutil.copytree(repo / "config", tmp_path / "config")
+    path = tmp_path / "config/studies.yaml"
+    path.write_text(path.read_text().replace("reads: [F19, F20]", "reads: [F19, F99]"))
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    with pytest.raises(ConfigError, match="F99"):
+        build_plan("smoke")

@@ -20,6 +20,11 @@ scalar, so a ball of radius eps in x is a ball of radius eps / (hi - lo) in u, a
 to [0, 1] in u keeps x inside the data's range. (The authors passed clip_min = clip_max =
 None: no clamp. For data in [0, 1] ours is the usual valid-image constraint.)
 
+torchattacks 3.5.1 is installed with `pip install --no-deps` (README): it declares
+requests~=2.25.1, which conflicts with dvc's dulwich (urllib3 >= 2.2.2), and never imports
+requests. Its PGDL2 returns NaN at eps = 0 (0 / 0 in the projection); eps = 0 is the clean
+input, so it is not attacked.
+
 Monotonicity: PGD at a larger eps need not find a worse point than at a smaller one (random
 start, 10 steps). The curves we report are, per input, the worst case over every eps' <= eps
 of the grid (eps = 0 included): legitimate, since the eps-ball contains the smaller balls,
@@ -78,7 +83,11 @@ def attack_classifier(net, x, y, eps: float, norm: str, steps: int, lo: float, h
                       seed: int = 0) -> torch.Tensor:
     """torchattacks' PGD (L-inf) or PGDL2 on a one-member classifier, true labels y:
     adversarial inputs [B, D] within eps of x (in the norm) and inside [lo, hi]."""
-    import torchattacks
+    try:
+        import torchattacks
+    except ImportError:  # its declared requests pin breaks dvc's resolver: installed apart
+        raise ConfigError("torchattacks is missing: pip install --no-deps torchattacks==3.5.1"
+                          ) from None
     _check(eps, steps, norm)
     if eps == 0:  # the ball is the point; torchattacks' PGDL2 would divide 0 by 0 (NaN)
         return x.clone()
