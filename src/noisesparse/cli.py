@@ -82,7 +82,8 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
     for fig, info in d["figures"].items():
         stages[f"figure_{fig}"] = {
             "cmd": f"noisesparse figure {fig} {plan.cli_opts(figure=fig)}",
-            "deps": [paths.run_dir(r) for r in info["runs"]], "outs": info["outputs"]}
+            "deps": [paths.run_dir(r) for r in info["runs"]] + info["inputs"],
+            "outs": info["outputs"]}
     return {"stages": stages}
 
 

@@ -24,7 +24,7 @@ from .errors import ConfigError
 PROFILE_KEYS = {"description", "device", "precision", "compile", "max_members", "vars",
                 "run_defaults", "studies", "optional_studies"}
 STUDY_KEYS = {"description", "base", "variants", "grid"}
-FIGURE_KEYS = {"title", "studies", "tables"}
+FIGURE_KEYS = {"title", "studies", "tables", "reads"}
 
 
 @dataclass
@@ -250,7 +250,15 @@ def build_plan(profile: str, extras=()) -> Plan:
             continue  # every study it draws is optional and off
         runs = list(dict.fromkeys(r for s in fig_studies for r in plan.studies[s]))
         tables = info.get("tables") or []
+        # `reads`: figures whose data tables this one reads (F18's claim 10 reads the
+        # attacks of F19 and the timings of F20): their CSVs become its inputs.
+        reads = info.get("reads") or []
+        unknown = [f for f in reads if f not in (spec.get("figures") or {})]
+        if unknown:
+            raise ConfigError(f"figure {fig} reads unknown figures {unknown}")
+        inputs = [o for f in reads for o in paths.figure_files(f, spec["figures"][f].get(
+            "tables") or []) if o.endswith(".csv")]
         plan.figures[fig] = {"title": info.get("title", fig), "studies": fig_studies,
-                             "runs": runs, "tables": tables,
+                             "runs": runs, "tables": tables, "inputs": inputs,
                              "outputs": paths.figure_files(fig, tables)}
     return plan

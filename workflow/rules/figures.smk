@@ -7,6 +7,7 @@ for _fig, _info in PLAN.figures.items():
             f"figure_{_fig}"
         input:
             [paths.run_dir(r) for r in _info["runs"]],
+            _info["inputs"],  # tables of the figures it reads (F18: F19, F20)
         output:
             [
                 report(o, caption="../report/figure.rst", category="Figures",

@@ -1,0 +1,267 @@
+"""Claim 10's measurements: PGD attacks (torchattacks and our reference ascent), Gaussian
+noise at test time, the sparse decoder against the dense one, and the verdict's logic."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from noisesparse import attacks as A
+from noisesparse import efficiency as E
+from noisesparse.config import make_run_config
+from noisesparse.errors import ConfigError
+from noisesparse.model import SparseNet
+
+EPS = [0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.3, 0.6]
+
+
+def _blobs(n, d=16, seed=0):
+    """Four classes, each a bump on its own quarter of the features, values in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 4, (n,), generator=g)
+    x = 0.25 + 0.1 * torch.rand(n, d, generator=g)
+    for c in range(4):
+        x[y == c, 4 * c:4 * c + 4] += 0.5
+    return x.clamp(0, 1), y
+
+
+def _train(task, steps=150):
+    cfg = make_run_config({"dataset": "digits", "task": task, "width": 32, "seed": 0},
+                          "test")
+    x, y = _blobs(512)
+    net = SparseNet([cfg], 16, 4 if task == "classification" else 16)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: threads only add overhead
+    for _ in range(steps):
+        out = net(x)[2][0]
+        loss = (torch.nn.functional.cross_entropy(out, y) if task == "classification"
+                else (out - x).pow(2).sum(-1).mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.set_num_threads(threads)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return _train("classification")
+
+
+@pytest.fixture(scope="module")
+def autoencoder():
+    return _train("reconstruction")
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return _blobs(200, seed=1)
+
+
+@pytest.mark.parametrize("norm", A.NORMS)
+def test_an_attack_at_eps_zero_changes_nothing(classifier, autoencoder, held_out, norm):
+    x, y = held_out
+    assert torch.equal(A.attack_classifier(classifier, x, y, 0.0, norm, 10, 0.0, 1.0), x)
+    xr = A.attack_reconstruction(autoencoder, x, 0.0, norm, 10, 0.0, 1.0)
+    assert torch.allclose(xr, x, atol=1e-7, rtol=0)
+
+
+@pytest.mark.parametrize("norm", A.NORMS)
+def test_torchattacks_pgd_matches_the_reference_pgd(classifier, held_out, norm):
+    """torchattacks' PGD / PGDL2 and our minimal PGD (used for reconstructions), same random
+    start, same model: the same adversarial inputs. Data range [-1, 2] to exercise the
+    rescaling to torchattacks' unit box."""
+    x, y = held_out
+    lo, hi = -1.0, 2.0
+    ours = A.pgd(lambda xa: torch.nn.functional.cross_entropy(classifier(xa)[2][0], y),
+                 x, 0.1, norm, 10, lo, hi, seed=3)
+    theirs = A.attack_classifier(classifier, x, y, 0.1, norm, 10, lo, hi, seed=3)
+    assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
+    assert not torch.allclose(theirs, x, atol=1e-3)  # it did move the inputs
+
+
+@pytest.mark.parametrize("norm", A.NORMS)
+def test_adversarial_inputs_stay_in_the_ball_and_the_data_range(classifier, autoencoder,
+                                                                held_out, norm):
+    x, y = held_out
+    for xa in (A.attack_classifier(classifier, x, y, 0.3, norm, 10, 0.0, 1.0),
+               A.attack_reconstruction(autoencoder, x, 0.3, norm, 10, 0.0, 1.0)):
+        d = xa - x
+        size = d.abs().amax(1) if norm == "linf" else d.norm(dim=1)
+        assert (size <= 0.3 + 1e-5).all()
+        assert xa.min() >= 0 and xa.max() <= 1
+
+
+def test_accuracy_under_attack_never_exceeds_clean_and_larger_eps_never_helps(
+        classifier, held_out):
+    x, y = held_out
+    rows = pd.DataFrame(A.attack_curves(classifier, "classification", x, y, EPS, 10, 0.0, 1.0))
+    clean = float((classifier(x)[2][0].argmax(-1) == y).float().mean())
+    assert clean > 0.9  # the toy classifier works
+    for attack, c in rows.groupby("attack"):
+        c = c.sort_values("eps")
+        assert c["value"].iloc[0] == pytest.approx(clean)
+        assert (c["value"] <= clean + 1e-9).all()
+        assert (c["value_raw"] <= clean + 1e-9).all()  # raw PGD too, on this model
+        assert (c["value"].diff().dropna() <= 1e-9).all()  # never rises with eps
+    # and the attack bites: an L-inf radius of 0.6 on [0, 1] inputs moves every input
+    # anywhere (the classes' bumps are 0.5 high); the L2 ball of 0.6 is too small for that.
+    assert rows[rows["attack"] == "pgd_linf"]["value"].iloc[-1] < clean - 0.3
+
+
+def test_reconstruction_error_under_attack_grows_with_eps(autoencoder, held_out):
+    x, _ = held_out
+    rows = pd.DataFrame(A.attack_curves(autoencoder, "reconstruction", x, None, EPS, 10,
+                                        0.0, 1.0))
+    out = autoencoder(x)[2][0]
+    clean = float((out - x).pow(2).sum() / x.pow(2).sum())
+    for _, c in rows.groupby("attack"):
+        c = c.sort_values("eps")
+        assert c["value"].iloc[0] == pytest.approx(clean, rel=1e-5)
+        assert (c["value_raw"] >= clean * (1 - 1e-5)).all()
+        assert (c["value"].diff().dropna() >= -1e-9).all()
+        assert c["value"].iloc[-1] > 2 * clean
+
+
+def test_worst_case_is_the_running_worst_over_smaller_eps():
+    # rows: eps 0, 0.1, 0.3; columns: 3 inputs. Input 0 is fooled at 0.1 but not at 0.3
+    # (a weaker raw attack at the larger eps); the 0.1-ball lies inside the 0.3-ball, so
+    # it counts as fooled at 0.3. Input 2 is fooled clean already.
+    correct = torch.tensor([[1., 1., 0.],
+                            [0., 1., 1.],
+                            [1., 0., 1.]])
+    assert torch.equal(A.worst_case(correct, higher_is_worse=False),
+                       torch.tensor([[1., 1., 0.], [0., 1., 0.], [0., 0., 0.]]))
+    err = torch.tensor([[1., 2.], [3., 1.], [2., 5.]])
+    assert torch.equal(A.worst_case(err, higher_is_worse=True),
+                       torch.tensor([[1., 2.], [3., 2.], [3., 5.]]))
+
+
+def test_bad_attack_settings_are_clear_errors(classifier, held_out):
+    x, y = held_out
+    with pytest.raises(ConfigError, match="norm"):
+        A.attack_classifier(classifier, x, y, 0.1, "l1", 10, 0.0, 1.0)
+    with pytest.raises(ConfigError, match="eps grid"):
+        A.attack_curves(classifier, "classification", x, y, [0.1, 0.3], 10, 0.0, 1.0)
+    with pytest.raises(ConfigError, match="constant"):
+        A.data_range(torch.ones(4, 3))
+
+
+def test_noise_at_test_time_sigma_zero_is_clean(classifier, held_out):
+    x, y = held_out
+    rows = A.noise_curve(classifier, "classification", x, y, [0, 0.5, 3.0])
+    clean = float((classifier(x)[2][0].argmax(-1) == y).float().mean())
+    assert rows[0]["value"] == pytest.approx(clean)
+    assert rows[2]["value"] < clean  # sigma 3 on [0, 1] inputs: accuracy falls
+
+
+# ---- efficiency --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch", [1, 7, 256])
+def test_sparse_decoders_equal_the_dense_one(autoencoder, held_out, batch):
+    x = held_out[0].repeat(2, 1)[:batch]
+    with torch.no_grad():
+        z = autoencoder.encode(x)[1][0]
+    assert (z == 0).any() and (z != 0).any()
+    w2t, b2 = autoencoder.w2[0].t().contiguous(), autoencoder.b2[0]
+    dense = E.dense_decode(z, w2t, b2)
+    assert torch.allclose(dense, autoencoder.decode(z.unsqueeze(0))[0], atol=1e-5)
+    for m in ("gather", "csr"):
+        assert torch.allclose(E.DECODERS[m](z, w2t, b2), dense, rtol=1e-5, atol=1e-6), m
+
+
+def test_sparse_decoders_with_no_unit_active_give_the_bias():
+    z, w2t, b2 = torch.zeros(3, 8), torch.randn(8, 5), torch.randn(5)
+    for m in E.METHODS:
+        assert torch.allclose(E.DECODERS[m](z, w2t, b2), b2.expand(3, 5)), m
+
+
+def test_synthetic_activations_have_the_asked_sparsity():
+    z = E.synthetic_activations(5, 200, 0.03)
+    assert ((z != 0).sum(1) == 6).all() and (z >= 0).all()
+    assert ((E.synthetic_activations(2, 50, 0.001) != 0).sum(1) == 1).all()  # at least one
+    with pytest.raises(ConfigError):
+        E.synthetic_activations(2, 50, 0.0)
+
+
+def test_multiply_adds_by_hand():
+    # encoder 100 x 10 = 1000, decoder 10 x 100 = 1000; 10% active: decoder 100.
+    m = E.multiply_adds(0.1, d_in=10, width=100, d_out=10)
+    assert m["macs_dense"] == 2000 and m["macs_sparse"] == pytest.approx(1100)
+    assert m["decoder_macs_saved"] == pytest.approx(0.9)
+    assert m["network_macs_saved"] == pytest.approx(0.45)
+
+
+def test_break_even_by_hand():
+    # sparse/dense = 0.5, 2, 4 at fractions 0.01, 0.1, 1: log ratio -ln2, +ln2: crosses
+    # halfway between log(0.01) and log(0.1), i.e. at sqrt(0.001).
+    assert E.break_even([0.01, 0.1, 1], [1, 1, 1], [0.5, 2, 4]) == pytest.approx(
+        math.sqrt(0.001))
+    assert E.break_even([0.01, 1], [1, 1], [2, 3]) == 0.0  # never faster
+    assert E.break_even([0.01, 1], [1, 1], [0.2, 0.9]) == 1.0  # always faster
+
+
+def test_median_time_is_positive_and_ordered():
+    small = E.median_time(lambda: torch.ones(10).sum(), repeats=3)
+    big = E.median_time(lambda: torch.ones(300, 300) @ torch.ones(300, 300), repeats=3)
+    assert 0 < small < big
+
+
+# ---- the verdict's logic -----------------------------------------------------------------
+
+def test_claim_10_checks_by_hand():
+    from noisesparse.claims.robustness_efficiency import efficiency_checks, robustness_checks
+    rows = []
+    for sigma, seed, acc in ((0.0, 0, 0.2), (0.0, 1, 0.3), (0.8, 0, 0.5), (0.8, 1, 0.4),
+                             (3.0, 0, 0.1), (3.0, 1, 0.1)):
+        for eps in (0.0, 0.1, 0.3):  # eps 0 (clean) is left out of the mean
+            rows.append({"model": "classifier", "dataset": "d", "attack": "pgd_linf",
+                         "sigma": sigma, "seed": seed, "eps": eps,
+                         "value": 0.9 if eps == 0 else acc})
+    checks = robustness_checks(pd.DataFrame(rows))
+    # sigma 0.8 is the noisy level; its seeds (0.4, 0.5) all beat sigma 0's (0.2, 0.3).
+    assert [p for _, p in checks] == [True] and "sigma 0.8" in checks[0][0]
+    rows[7]["value"] = rows[8]["value"] = 0.25  # seed 0 of sigma 0.8 at eps > 0: 0.25 < 0.3
+    assert [p for _, p in robustness_checks(pd.DataFrame(rows))] == [False]
+    eff = pd.DataFrame([
+        {"device": "cpu", "batch": 1, "sigma": 0.8, "method": "gather", "decoder_speedup": 1.5,
+         "network_speedup": 1.2, "frac_active": 0.05, "decoder_macs_saved": 0.95},
+        {"device": "cpu", "batch": 1, "sigma": 0.8, "method": "csr", "decoder_speedup": 0.5,
+         "network_speedup": 0.7, "frac_active": 0.05, "decoder_macs_saved": 0.95},
+        {"device": "cpu", "batch": 64, "sigma": 0.8, "method": "gather", "decoder_speedup": 0.9,
+         "network_speedup": 0.95, "frac_active": 0.05, "decoder_macs_saved": 0.95},
+        {"device": "cpu", "batch": 1, "sigma": 0.0, "method": "gather", "decoder_speedup": 0.2,
+         "network_speedup": 0.5, "frac_active": 0.5, "decoder_macs_saved": 0.5}])
+    checks, _ = efficiency_checks(eff)
+    assert [p for _, p in checks] == [True, False]
+    assert "gather decoder 1.50x" in checks[0][0]
+
+
+# ---- the registry: F18 reads F19's and F20's tables ---------------------------------------
+
+def test_f18_depends_on_the_tables_of_the_figures_it_reads(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from noisesparse.cli import dvc_yaml_dict
+    from noisesparse.registry import build_plan
+    repo = Path(__file__).resolve().parents[1]
+    plan = build_plan("smoke")
+    reads = plan.figures["F18"]["inputs"]
+    assert set(reads) == {"results/tables/F19.csv", "results/tables/F19_runs.csv",
+                          "results/tables/F20.csv", "results/tables/F20_synthetic.csv"}
+    assert set(reads) <= set(plan.figures["F19"]["outputs"] + plan.figures["F20"]["outputs"])
+    assert set(reads) <= set(dvc_yaml_dict("smoke")["stages"]["figure_F18"]["deps"])
+    # A figure that reads an unknown figure is a clear error.
+    shutil.copytree(repo / "config", tmp_path / "config")
+    path = tmp_path / "config/studies.yaml"
+    path.write_text(path.read_text().replace("reads: [F19, F20]", "reads: [F19, F99]"))
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    with pytest.raises(ConfigError, match="F99"):
+        build_plan("smoke")
