@@ -4,23 +4,34 @@
 #   snakemake --cores 2                                  # the default (quick) profile, CPU
 #   snakemake --cores 8 --resources gpu=2 --config profile=paper
 #   snakemake --cores 2 --config with=latents          # plus the profile's optional studies
+#
+# profiles/default/ is loaded automatically (it re-runs jobs a kill left incomplete).
+# Every rule names the project environment (environment.yml) for `--use-conda`.
 from noisesparse import paths
 from noisesparse.registry import build_plan
 
+
 configfile: "params.yaml"
+
+
 report: "workflow/report/workflow.rst"
+
 
 PROFILE = config["profile"]
 PLAN = build_plan(PROFILE, config.get("with"))
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:
+    default_target: True
     input:
         [out for info in PLAN.figures.values() for out in info["outputs"]],
         [paths.run_dir(r) for r in PLAN.runs],  # every study, drawn yet or not
-    default_target: True
+        SUMMARY,
+    localrule: True

@@ -19,7 +19,8 @@ from noisesparse.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["Snakefile", "params.yaml", "config", "workflow"]
+# The pipeline's files, and src/: a step's result depends on the source that computes it.
+COPY = ["Snakefile", "params.yaml", "config", "workflow", "profiles", "src", "environment.yml"]
 
 
 def _env(root: Path) -> dict:
@@ -32,7 +33,10 @@ def _env(root: Path) -> dict:
 def _project(tmp: Path, profile: str = "smoke", extras=()) -> Path:
     for name in COPY:
         src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp / name)
+        if src.is_dir():
+            shutil.copytree(src, tmp / name, ignore=_ignore)
+        else:
+            shutil.copy(src, tmp / name)
     (tmp / "params.yaml").write_text(f"profile: {profile}\nwith: {list(extras)}\n")
     return tmp
 
@@ -42,6 +46,10 @@ def _run(args, cwd: Path, timeout=900) -> subprocess.CompletedProcess:
                          timeout=timeout)
     assert res.returncode == 0, f"{args} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res
+
+
+def _ignore(src, names):
+    return [n for n in names if n in ("__pycache__", ".pytest_cache") or n.endswith(".egg-info")]
 
 
 def _normalise(cmd: str) -> str:
@@ -81,7 +89,7 @@ def test_engines_describe_the_same_pipeline(tmp_path, monkeypatch, extras):
            for s in dvc_yaml_dict("smoke", extras)["stages"].values()}
     assert snake == dvc
     plan = build_plan("smoke", extras)
-    assert len(dvc) == len(plan.datasets) + len(plan.groups) + len(plan.figures)
+    assert len(dvc) == len(plan.datasets) + len(plan.groups) + len(plan.figures) + 1  # summary
     # the optional latent study (and its image source) is in both only when switched on
     latents = {"data/processed/natural_latents.pt", "data/processed/natural_colour32.pt"}
     assert (latents <= {o for outs in dvc.values() for o in outs}) == bool(extras)
@@ -92,7 +100,7 @@ def test_switching_on_an_optional_study_changes_only_its_steps():
     on = dvc_yaml_dict("smoke", ["latents"])["stages"]
     changed = {k for k in off if on[k] != off[k]}
     # the figures that draw the latents: datasets, norms, replication table (claim 8)
-    assert changed == {"figure_F3", "figure_F17", "figure_F18"}
+    assert changed == {"figure_F3", "figure_F17", "figure_F18", "summary"}
     added = set(on) - set(off)
     assert {"data_natural_latents", "data_natural_colour32"} < added
     assert all("--with latents" in on[k]["cmd"] for k in added if k.startswith("train_"))

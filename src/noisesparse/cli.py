@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 import yaml
@@ -61,10 +62,55 @@ def _print_estimate(plan, bench: str | None):
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
+# Curve tables that `dvc plots show / diff` draw: (table, x, y, fields telling curves apart).
+# Each colour grouping has its own Vega-Lite template in workflow/plots/ (dvc-plan writes it).
+PLOTS = [("F1", "step", "frac_active_clean_mean", ("sigma",)),
+         ("F1", "step", "frac_active_noisy_mean", ("sigma",)),
+         ("F2", "sigma", "frac_active_clean_mean", ("width",)),
+         ("F2", "sigma", "frac_dead_mean", ("width",)),
+         ("F7_spread", "step", "bias_mean", ("sigma",)),
+         ("F7_spread", "step", "wnorm_cv", ("sigma",)),
+         ("F9", "step", "frac_active_clean", ("schedule", "sigma")),
+         ("F14", "sigma", "frac_active_living_mean", ()),
+         ("F14", "sigma", "frac_dead_mean", ())]
+PLOT_DIR = "workflow/plots"
+
+
+def plot_template(fields: tuple[str, ...]) -> tuple[str, dict]:
+    """(path, Vega-Lite template) of a line chart with one curve per value of `fields`,
+    dashed per revision in `dvc plots diff`."""
+    name = "by_" + "_".join(fields) if fields else "line"
+    series = " + ' ' + ".join(f"'{f}=' + datum.{f}" for f in fields) or "'all'"
+    tpl = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "data": {"values": "<DVC_METRIC_DATA>"},
+        "title": "<DVC_METRIC_TITLE>",
+        "width": 360, "height": 260,
+        "transform": [{"calculate": series, "as": "curve"}],
+        "mark": {"type": "line", "point": True, "tooltip": True},
+        "encoding": {
+            "x": {"field": "<DVC_METRIC_X>", "type": "quantitative",
+                  "title": "<DVC_METRIC_X_LABEL>"},
+            "y": {"field": "<DVC_METRIC_Y>", "type": "quantitative",
+                  "title": "<DVC_METRIC_Y_LABEL>"},
+            "color": {"field": "curve", "type": "nominal"},
+            "strokeDash": {"field": "rev", "type": "nominal"},
+        },
+    }
+    return f"{PLOT_DIR}/{name}.json", tpl
+
+
+def dvc_params(plan, opts: str) -> list:
+    """params.yaml keys a step's command takes: the profile always, `with` when passed."""
+    return ["profile"] + (["with"] if "--with" in opts else [])
+
+
 def dvc_yaml_dict(profile: str, extras=()) -> dict:
     """dvc.yaml for the profile (and optional studies switched on): one stage per dataset,
-    training group and figure, with the same commands and output paths as the Snakefile
-    (both read the registry's plan)."""
+    training group and figure, and the summary (DVC metrics), with the same commands,
+    inputs and output paths as the Snakefile (both read the registry's plan); the curve
+    tables as DVC plots."""
+    from . import summary
     from .data import sources
     from .registry import build_plan
     plan = build_plan(profile, extras)
@@ -72,19 +118,49 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
     stages = {}
     for name, path in d["datasets"].items():
         stages[f"data_{name}"] = {"cmd": f"noisesparse data {name}",
-                                  "deps": ["config/datasets.yaml"]
+                                  "deps": plan.step_deps(dataset=name)
                                   + [paths.processed(s) for s in sources(name)],
                                   "outs": [path]}
     for gid, g in d["groups"].items():
+        opts = plan.cli_opts(group=gid)
         stages[f"train_{gid}"] = {
-            "cmd": f"noisesparse train {plan.cli_opts(group=gid)} --group {gid} --no-progress",
-            "deps": [paths.processed(g["dataset"])], "outs": g["outputs"]}
+            "cmd": f"noisesparse train {opts} --group {gid} --no-progress",
+            "deps": [paths.processed(g["dataset"])] + plan.step_deps(group=gid),
+            "params": dvc_params(plan, opts), "outs": g["outputs"]}
     for fig, info in d["figures"].items():
+        opts = plan.cli_opts(figure=fig)
         stages[f"figure_{fig}"] = {
-            "cmd": f"noisesparse figure {fig} {plan.cli_opts(figure=fig)}",
-            "deps": [paths.run_dir(r) for r in info["runs"]] + info["inputs"],
-            "outs": info["outputs"]}
-    return {"stages": stages}
+            "cmd": f"noisesparse figure {fig} {opts}",
+            "deps": [paths.run_dir(r) for r in info["runs"]] + info["inputs"]
+            + plan.step_deps(figure=fig),
+            "params": dvc_params(plan, opts), "outs": info["outputs"]}
+    opts = plan.cli_opts(summary=True)
+    stages["summary"] = {
+        "cmd": f"noisesparse summary {opts}",
+        "deps": [paths.run_dir(r) for r in plan.runs] + plan.step_deps(),
+        "params": ["profile", "with"], "metrics": [summary.SUMMARY]}
+    outs = {o for info in d["figures"].values() for o in info["outputs"]}
+    plots = []
+    for table, x, y, fields in PLOTS:
+        path = f"results/tables/{table}.csv"
+        if path in outs:
+            plots.append({f"{table}_{y}": {"template": plot_template(fields)[0], "x": x,
+                                           "y": {path: y}, "title": f"{table}: {y} vs {x}"}})
+    return {"stages": stages, "plots": plots}
+
+
+def _set_params(profile: str, extras) -> None:
+    """Point params.yaml at the profile (and optional studies) dvc.yaml is written for,
+    keeping its comments."""
+    import re
+    p = paths.root() / "params.yaml"
+    text = p.read_text() if p.exists() else "profile: quick\nwith: []\n"
+    for key, value in (("profile", profile), ("with", "[" + ", ".join(extras) + "]")):
+        line = f"{key}: {value}"
+        text, n = re.subn(rf"(?m)^{key}:.*$", line, text)
+        if not n:
+            text += line + "\n"
+    p.write_text(text)
 
 
 def cmd_dvc_plan(args):
@@ -94,16 +170,63 @@ def cmd_dvc_plan(args):
             "tests/test_workflow.py fails if it drifts from the registry.\n"
             + yaml.safe_dump(dvc_yaml_dict(args.profile, args.extras), sort_keys=False,
                              width=1000))
+    templates = {path: json.dumps(tpl, indent=1, ensure_ascii=False) + "\n"
+                 for path, tpl in (plot_template(f) for *_, f in PLOTS)}
     target = paths.root() / DVC_YAML
     if args.check:
-        if not target.exists() or target.read_text() != text:
-            raise ConfigError(f"{DVC_YAML} is out of date for profile {args.profile}"
+        stale = [str(p) for p, t in [(target, text)] + [(paths.root() / k, v)
+                                                        for k, v in templates.items()]
+                 if not p.exists() or p.read_text() != t]
+        if stale:
+            raise ConfigError(f"{', '.join(stale)} out of date for profile {args.profile}"
                               f"{' --with ' + ','.join(args.extras) if args.extras else ''}: "
                               "run `noisesparse dvc-plan`")
         print(f"{DVC_YAML} is up to date ({args.profile})")
         return
+    if args.explicit:  # keep params.yaml (what the stages read and DVC tracks) in step
+        _set_params(args.profile, args.extras)
+    for path, t in templates.items():
+        (paths.root() / path).parent.mkdir(parents=True, exist_ok=True)
+        (paths.root() / path).write_text(t)
     target.write_text(text)
-    print(f"wrote {DVC_YAML} for profile {args.profile}")
+    print(f"wrote {DVC_YAML} for profile {args.profile}"
+          + (" and set it in params.yaml" if args.explicit else ""))
+
+
+def cmd_summary(args):
+    from . import summary
+    from .registry import build_plan
+    out = summary.write(summary.summarise(build_plan(args.profile, args.extras)),
+                        paths.root() / args.out)
+    print(out)
+
+
+def cmd_regress(args):
+    """The CI check: every output of the plan's figures exists, and the summary agrees with
+    the committed one within the declared tolerances."""
+    from . import summary
+    from .registry import build_plan
+    plan = build_plan(args.profile, args.extras)
+    root = paths.root()
+    missing = [o for info in plan.figures.values() for o in info["outputs"]
+               if not (root / o).exists() or (root / o).stat().st_size == 0]
+    if not (root / "results/tables/F18_verdicts.csv").exists():
+        missing.append("results/tables/F18_verdicts.csv")
+    expected = args.expected or str(root / "regression" / f"{plan.profile}.json")
+    problems = summary.compare(summary.read(root / args.summary), summary.read(expected),
+                               summary.load_tolerances(args.tolerances
+                                                       or root / summary.TOLERANCES))
+    for m in missing:
+        print(f"missing output: {m}")
+    for p in problems:
+        print(f"regression: {p}")
+    if missing or problems:
+        print(f"noisesparse regress: {len(missing)} missing outputs, {len(problems)} results "
+              f"differ from {expected}. An intended change: regenerate it (README, CI).",
+              file=sys.stderr)
+        sys.exit(1)
+    print(f"{sum(len(i['outputs']) for i in plan.figures.values())} figure outputs present; "
+          f"summary agrees with {expected}")
 
 
 def cmd_data(args):
@@ -157,6 +280,17 @@ def cmd_bench(args):
         precision=args.precision, compile=args.compile)
 
 
+def _dvc_guard(profile: str) -> None:
+    """Under DVC a stage's command names the profile dvc.yaml was generated for; params.yaml
+    naming another (`dvc exp run -S profile=...`) means dvc.yaml is stale."""
+    wanted = default_profile()
+    if wanted != profile:
+        raise ConfigError(f"params.yaml says profile {wanted!r} but dvc.yaml was generated "
+                          f"for {profile!r}: DVC cannot change its stages from a parameter. "
+                          f"Run `noisesparse dvc-plan --profile {wanted}`, then `dvc exp run` "
+                          "(or `dvc repro`)")
+
+
 def main(argv=None):
     import signal
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `noisesparse plan | head` exits quietly
@@ -181,6 +315,18 @@ def main(argv=None):
     p = with_profile(sub.add_parser("dvc-plan", help=f"write {DVC_YAML} from the registry"))
     p.add_argument("--check", action="store_true", help="fail if the committed file drifted")
     p.set_defaults(fn=cmd_dvc_plan)
+    p = with_profile(sub.add_parser("summary", help="verdict per claim and key numbers per "
+                                    "study, as JSON (the DVC metrics file)"))
+    p.add_argument("--out", default="results/summary.json", help="where to write it")
+    p.set_defaults(fn=cmd_summary)
+    p = with_profile(sub.add_parser("regress", help="CI: every figure output exists and the "
+                                    "summary matches the committed one within tolerances"))
+    p.add_argument("--summary", default="results/summary.json", help="the regenerated summary")
+    p.add_argument("--expected", default=None,
+                   help="the committed summary (default: regression/<profile>.json)")
+    p.add_argument("--tolerances", default=None,
+                   help="tolerance per key (default: regression/tolerances.yaml)")
+    p.set_defaults(fn=cmd_regress)
     p = sub.add_parser("data", help="build one dataset into data/processed/")
     p.add_argument("name")
     p.set_defaults(fn=cmd_data)
@@ -217,11 +363,15 @@ def main(argv=None):
     p.set_defaults(fn=cmd_bench)
     args = ap.parse_args(argv)
     try:
+        args.explicit = (getattr(args, "profile", None) is not None
+                         or getattr(args, "extras", None) is not None)
         if getattr(args, "profile", "x") is None:
             args.profile = default_profile()
         if hasattr(args, "extras"):
             from .registry import parse_extras
             args.extras = default_extras() if args.extras is None else parse_extras(args.extras)
+        if os.environ.get("DVC_STAGE") and hasattr(args, "profile"):
+            _dvc_guard(args.profile)
         args.fn(args)
     except ConfigError as e:
         print(f"noisesparse: error: {e}", file=sys.stderr)

@@ -75,13 +75,33 @@ class Plan:
         studies = "; ".join(f"{s}: {self.study_info[s]}" for s in info["studies"])
         return f"{fig}. {info['title']}. Studies: {studies}. Made by {self.describe(info['runs'])}."
 
-    def cli_opts(self, group: str | None = None, figure: str | None = None) -> str:
+    def cli_opts(self, group: str | None = None, figure: str | None = None,
+                 summary: bool = False) -> str:
         """Plan options of a pipeline step's command. `--with` only where the step needs an
-        optional study, so that switching one on changes (and re-runs) no other step."""
+        optional study, so that switching one on changes (and re-runs) no other step. A
+        training group's precision is in its command, so that changing it re-runs the
+        group in both engines (the language model has no precision setting)."""
         needs = ((group is not None and any(r in self.optional_runs for r in self.groups[group]))
                  or (figure is not None and any(s in self.extras
-                                                for s in self.figures[figure]["studies"])))
-        return f"--profile {self.profile}" + (f" --with {','.join(self.extras)}" if needs else "")
+                                                for s in self.figures[figure]["studies"]))
+                 or (summary and bool(self.extras)))  # the summary covers every study
+        prec = (group is not None and self.runs[self.groups[group][0]].arch != "transformer")
+        return (f"--profile {self.profile}" + (f" --with {','.join(self.extras)}" if needs else "")
+                + (f" --precision {self.precision}" if prec else ""))
+
+    def step_deps(self, group: str | None = None, figure: str | None = None,
+                  dataset: str | None = None) -> list[str]:
+        """Source and config files a step's result depends on besides its data and runs
+        (noisesparse.deps); Snakemake's inputs and DVC's deps both list them. No argument:
+        the summary step's."""
+        from . import deps
+        if group is not None:
+            return deps.train_code(self.runs[self.groups[group][0]].arch)
+        if figure is not None:
+            return deps.figure_code(figure)
+        if dataset is None:
+            return deps.summary_code()
+        return ["config/datasets.yaml"] + deps.data_code(dataset_spec(dataset)["kind"])
 
     def to_dict(self) -> dict:
         return {

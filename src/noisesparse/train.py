@@ -26,6 +26,7 @@ from .errors import ConfigError
 from .evaluate import activity_sums, evaluate
 from .model import SparseNet
 from .optim import EnsembleOptimizer
+from .provenance import environment
 
 log = logging.getLogger("noisesparse")
 CKPT_VERSION = 1
@@ -331,7 +332,8 @@ class GroupTrainer:
                           "compiled": self.compiled,
                           "members": len(self.configs),
                           "steps": self.step, "wall_s": round(self.wall_s, 2),
-                          "steps_per_s": round(self.steps_per_s, 2)},
+                          "steps_per_s": round(self.steps_per_s, 2),
+                          **environment(self.device)},
             }
             _atomic_text(json.dumps(rec, indent=2), out / "metrics.json")
             records.append(rec)

@@ -24,6 +24,7 @@ from .. import metrics as M
 from .. import noise as N
 from ..config import RunConfig
 from ..errors import ConfigError
+from ..provenance import environment
 from ..train import _atomic_save, _atomic_text, _fmt, _jsonable
 from .model import TransformerLM
 from .text import VOCAB
@@ -204,7 +205,11 @@ class LMTrainer:
                "final": {k: (None if status == "diverged" else _jsonable(v))
                          for k, v in final.items()},
                "train": {"device": str(self.device), "members": 1, "steps": self.step,
-                         "wall_s": round(self.wall_s, 2), "steps_per_s": round(self.steps_per_s, 2)}}
+                         "wall_s": round(self.wall_s, 2), "steps_per_s": round(self.steps_per_s, 2),
+                         # no precision setting here: float32 unless TF32 was switched on
+                         "precision": "tf32" if (self.device.type == "cuda" and
+                                                 torch.backends.cuda.matmul.allow_tf32) else "fp32",
+                         **environment(self.device)}}
         _atomic_text(json.dumps(rec, indent=2), out / "metrics.json")
         f = rec["final"]
         log.info("run %s [%s] sigma=%g MLP active=%s (clean) %s (noisy) dead=%s val loss=%s | "

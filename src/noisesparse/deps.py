@@ -1,0 +1,122 @@
+"""What each pipeline step's result depends on, besides its data: the source files that
+compute it and the config files it reads. Snakemake (inputs) and DVC (deps) both track
+these, so editing the code that defines training re-runs the training steps, and editing
+a figure's module or config/reference.yaml redraws the figures that read it.
+
+The source files are found by reading imports (statically: no torch or matplotlib is
+imported to plan), following `noisesparse` imports transitively, lazy ones included.
+Modules that do not change a number are left out (NEUTRAL), so that moving a lock or
+rewording an error message retrains nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent
+SRC = "src/noisesparse"  # where the package's source lives in the project
+# Where and how, not what: paths, error types, device choice and locks, provenance records,
+# this module, the CLI, the package marker. A change there cannot change a result.
+NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors", "noisesparse.devices",
+           "noisesparse.provenance", "noisesparse.deps", "noisesparse.cli",
+           "noisesparse.__main__"}
+REFERENCE = "config/reference.yaml"
+
+
+def _module_file(mod: str) -> Path | None:
+    rel = Path(*mod.split(".")[1:])
+    for p in (PKG / rel.with_suffix(".py"), PKG / rel / "__init__.py"):
+        if p.exists():
+            return p
+    return None
+
+
+def _imports(mod: str) -> set[str]:
+    """noisesparse modules that `mod` imports anywhere in its source."""
+    path = _module_file(mod)
+    if path is None:
+        return set()
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("noisesparse")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("noisesparse"):
+                continue
+            # `from . import metrics` names a module; `from .model import X` names a symbol
+            for a in node.names:
+                sub = f"{target}.{a.name}"
+                found.add(sub if _module_file(sub) is not None else target)
+    return {m for m in found if _module_file(m) is not None}
+
+
+@functools.cache
+def closure(*modules: str, stop: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The modules given and every noisesparse module they import, transitively, less
+    the neutral ones and any under a `stop` prefix (steps whose output this one reads)."""
+    seen, todo = set(), list(modules)
+    while todo:
+        m = todo.pop()
+        if m in seen or m.startswith(stop):
+            continue
+        seen.add(m)
+        todo.extend(_imports(m))
+    return tuple(sorted(seen - NEUTRAL))
+
+
+def files(modules) -> list[str]:
+    """Project paths of modules' source files."""
+    return [f"{SRC}/{_module_file(m).relative_to(PKG).as_posix()}" for m in modules]
+
+
+def train_code(arch: str) -> list[str]:
+    """Source files that define a training group's results: the trainer, model, noise,
+    optimiser, evaluation and metrics (the language model's own for a Transformer)."""
+    # Training reads the built dataset (the data step's output), not the code that built
+    # it; the one-hidden-layer trainer dispatches to the language model's lazily.
+    if arch == "transformer":
+        return files(closure("noisesparse.lm.train", stop=("noisesparse.data",)))
+    return files(closure("noisesparse.train", stop=("noisesparse.data", "noisesparse.lm")))
+
+
+def data_code(kind: str) -> list[str]:
+    """The catalog and the module that builds a dataset of this kind (and what it uses)."""
+    entry = {"natural_patches": "noisesparse.data.embedded",
+             "digits": "noisesparse.data.embedded", "text": "noisesparse.lm.text",
+             "image_folder": "noisesparse.data.folder"}.get(kind, "noisesparse.data.downloaded")
+    # the catalog's own file, not every builder it dispatches to
+    return files(sorted({"noisesparse.data.catalog",
+                         *closure(entry, stop=("noisesparse.data.catalog",))}))
+
+
+@functools.cache
+def _figure_modules() -> dict[str, str]:
+    """Figure id -> the figures module that draws it, read from figures/__init__.py's DRAW."""
+    tree = ast.parse((PKG / "figures" / "__init__.py").read_text())
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DRAW"
+                                                 for t in node.targets)):
+            return {k.value: f"noisesparse.figures.{v.value.id}"
+                    for k, v in zip(node.value.keys, node.value.values)}
+    raise RuntimeError("figures/__init__.py has no DRAW table")
+
+
+def figure_code(fig: str) -> list[str]:
+    """A figure's module and what it imports, plus config/reference.yaml where the module
+    reads the paper's reference numbers (through noisesparse.replication)."""
+    mods = closure(_figure_modules()[fig], stop=("noisesparse.data",))
+    return files(mods) + ([REFERENCE] if "noisesparse.replication" in mods else [])
+
+
+def summary_code() -> list[str]:
+    mods = closure("noisesparse.summary", stop=("noisesparse.data",))
+    return files(mods) + [REFERENCE]

@@ -1,0 +1,150 @@
+"""The results in one small JSON file: the verdict per claim (replication.verdicts) and key
+numbers per study (final metrics averaged over seeds, per setting the study varies).
+
+It is the pipeline's DVC metrics file (`dvc metrics show / diff`), and the results
+regression: CI regenerates it for the smoke profile and compares it with the committed
+regression/smoke.json under the tolerances of regression/tolerances.yaml, so a refactor
+that silently changes the science fails, and an intended change updates the committed file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+SUMMARY = "results/summary.json"
+TOLERANCES = "regression/tolerances.yaml"
+# The numbers kept per setting: sparsity (clean held-out inputs), dead neurons, loss.
+KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
+DIGITS = 6  # significant digits kept: enough for any tolerance, stable to read
+
+
+def _round(v):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    return float(f"{float(v):.{DIGITS}g}")
+
+
+def _setting(row, varying: list[str]) -> str:
+    return ",".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}"
+                    for k in varying) or "all"
+
+
+def study_numbers(df) -> dict:
+    """Runs, diverged runs, and per setting (the config fields the study varies, seeds
+    averaged) the mean of KEY_METRICS over the runs that finished."""
+    from .config import RunConfig
+    fields = [f for f in RunConfig.__dataclass_fields__ if f != "seed" and f in df.columns]
+    varying = [f for f in fields if df[f].astype(str).nunique() > 1]
+    out = {"runs": int(len(df)), "diverged": int((df["status"] == "diverged").sum())}
+    ok = df[df["status"] == "ok"]
+    for key, g in (ok.groupby(varying, sort=True, dropna=False) if varying else [((), ok)]):
+        name = _setting(g.iloc[0], varying)
+        out[name] = {m: _round(g[m].mean()) for m in KEY_METRICS if m in g.columns}
+    return out
+
+
+def summarise(plan) -> dict:
+    from .replication import verdicts
+    from .results import load_final
+    table = verdicts(plan)
+    return {
+        "profile": plan.profile,
+        "with": list(plan.extras),
+        "verdicts": {f"claim_{int(r.claim)}": r.verdict for r in table.itertuples()},
+        "studies": {name: study_numbers(load_final(rids)) for name, rids in plan.studies.items()},
+    }
+
+
+def write(summary: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"summary {path} not found: make it with `noisesparse summary` "
+                          "(after the pipeline ran)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"summary {path} is not valid JSON ({e}): regenerate it with "
+                          "`noisesparse summary`") from None
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "/"))
+        else:
+            out[key] = v
+    return out
+
+
+def load_tolerances(path: str | Path) -> list[tuple[str, dict]]:
+    """(key pattern, rule) pairs in file order; the first pattern matching a key applies.
+    A rule is `exact`, or a mapping with `abs` and/or `rel` (allowed difference)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"tolerances {path} not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of key pattern -> tolerance")
+    rules = []
+    for pattern, rule in raw.items():
+        if rule == "exact":
+            rule = {"abs": 0.0, "rel": 0.0, "exact": True}
+        elif not (isinstance(rule, dict) and set(rule) <= {"abs", "rel"} and rule
+                  and all(isinstance(v, (int, float)) and v >= 0 for v in rule.values())):
+            raise ConfigError(f"{path}: {pattern}: a tolerance is `exact` or a mapping with "
+                              f"`abs` and/or `rel` (non-negative numbers), got {rule!r}")
+        rules.append((pattern, rule))
+    return rules
+
+
+def _rule(key: str, rules) -> dict | None:
+    for pattern, rule in rules:
+        if fnmatch.fnmatchcase(key, pattern):
+            return rule
+    return None
+
+
+def compare(current: dict, expected: dict, rules) -> list[str]:
+    """Every difference beyond tolerance, one line each; empty when the results agree.
+    A key present on one side only, or with no tolerance declared, is a failure too."""
+    cur, exp = flatten(current), flatten(expected)
+    problems = []
+    for key in sorted(set(cur) | set(exp)):
+        if key not in cur:
+            problems.append(f"{key}: missing now (expected {exp[key]!r})")
+            continue
+        if key not in exp:
+            problems.append(f"{key}: new ({cur[key]!r}), not in the committed summary")
+            continue
+        a, b = cur[key], exp[key]
+        rule = _rule(key, rules)
+        if rule is None:
+            problems.append(f"{key}: no tolerance declared for it")
+            continue
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+        if rule.get("exact") or not numeric:
+            if a != b:
+                problems.append(f"{key}: {b!r} -> {a!r} (must not change)")
+            continue
+        allowed = max(rule.get("abs", 0.0), rule.get("rel", 0.0) * abs(b))
+        if abs(a - b) > allowed:
+            problems.append(f"{key}: {b!r} -> {a!r} (|diff| {abs(a - b):.3g} > {allowed:.3g})")
+    return problems

@@ -1,0 +1,104 @@
+"""The results regression: `noisesparse regress` compares a regenerated summary with the
+committed one under the tolerances of regression/tolerances.yaml."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from noisesparse.errors import ConfigError
+from noisesparse.summary import compare, flatten, load_tolerances, study_numbers
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = load_tolerances(REPO / "regression/tolerances.yaml")
+
+BASE = {
+    "profile": "smoke", "with": [],
+    "verdicts": {"claim_1": "agrees", "claim_2": "partly"},
+    "studies": {"sigma_sweep": {"runs": 4, "diverged": 0,
+                                "sigma=0": {"frac_active_clean": 0.5, "frac_dead": 0.125,
+                                            "loss_clean": 0.010},
+                                "sigma=0.8": {"frac_active_clean": 0.2, "frac_dead": 0.25,
+                                              "loss_clean": 0.020}}},
+}
+
+
+def _changed(path: str, value):
+    d = copy.deepcopy(BASE)
+    *keys, last = path.split("/")
+    node = d
+    for k in keys:
+        node = node[k]
+    node[last] = value
+    return d
+
+
+def test_identical_summaries_agree():
+    assert compare(BASE, copy.deepcopy(BASE), RULES) == []
+
+
+def test_a_verdict_change_fails():
+    problems = compare(_changed("verdicts/claim_2", "agrees"), BASE, RULES)
+    assert problems == ["verdicts/claim_2: 'partly' -> 'agrees' (must not change)"]
+
+
+@pytest.mark.parametrize("path, inside, beyond", [
+    # frac_active_clean: abs 0.01
+    ("studies/sigma_sweep/sigma=0.8/frac_active_clean", 0.209, 0.211),
+    # frac_dead: abs 0.02
+    ("studies/sigma_sweep/sigma=0/frac_dead", 0.144, 0.146),
+    # loss_clean: rel 2% of 0.020 = 0.0004
+    ("studies/sigma_sweep/sigma=0.8/loss_clean", 0.0203, 0.0205),
+])
+def test_numbers_pass_within_tolerance_and_fail_beyond(path, inside, beyond):
+    assert compare(_changed(path, inside), BASE, RULES) == []
+    (problem,) = compare(_changed(path, beyond), BASE, RULES)
+    assert problem.startswith(path)
+
+
+def test_counts_are_exact_and_missing_or_new_keys_fail():
+    assert compare(_changed("studies/sigma_sweep/diverged", 1), BASE, RULES)
+    gone = copy.deepcopy(BASE)
+    del gone["studies"]["sigma_sweep"]["sigma=0.8"]
+    assert len(compare(gone, BASE, RULES)) == 3  # its three numbers
+    assert len(compare(BASE, gone, RULES)) == 3
+    # a number that became None (a diverged run) is a change
+    assert compare(_changed("studies/sigma_sweep/sigma=0/loss_clean", None), BASE, RULES)
+
+
+def test_a_key_without_a_declared_tolerance_fails():
+    new = _changed("studies/sigma_sweep/sigma=0/accuracy_clean", 0.9)
+    old = _changed("studies/sigma_sweep/sigma=0/accuracy_clean", 0.9)
+    assert compare(new, old, RULES) == [
+        "studies/sigma_sweep/sigma=0/accuracy_clean: no tolerance declared for it"]
+
+
+def test_bad_tolerances_are_a_clear_error(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("verdicts/*: loose\n")
+    with pytest.raises(ConfigError, match="exact"):
+        load_tolerances(p)
+
+
+def test_committed_summaries_are_covered_by_the_tolerances():
+    for path in (REPO / "regression").glob("*.json"):
+        summary = json.loads(path.read_text())
+        assert compare(summary, summary, RULES) == [], path
+
+
+def test_study_numbers_average_seeds_per_setting():
+    df = pd.DataFrame({
+        "status": ["ok", "ok", "ok", "diverged"], "sigma": [0.0, 0.0, 0.8, 0.8],
+        "seed": [0, 1, 0, 1], "width": [64] * 4,
+        "frac_active_clean": [0.5, 0.7, 0.2, float("nan")],
+        "frac_dead": [0.0, 0.5, 0.25, float("nan")], "loss_clean": [1.0, 3.0, 2.0, float("nan")],
+    })
+    out = study_numbers(df)
+    assert out == {"runs": 4, "diverged": 1,
+                   "sigma=0": {"frac_active_clean": 0.6, "frac_dead": 0.25, "loss_clean": 2.0},
+                   "sigma=0.8": {"frac_active_clean": 0.2, "frac_dead": 0.25, "loss_clean": 2.0}}
+    assert "sigma=0.8/loss_clean" in flatten(out)

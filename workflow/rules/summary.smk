@@ -1,0 +1,20 @@
+# The results in one JSON file: the verdict per claim and key numbers per study. DVC's
+# metrics file (`dvc metrics show / diff`), and what CI compares with regression/.
+from noisesparse.summary import SUMMARY
+
+
+rule summary:
+    input:
+        [paths.run_dir(r) for r in PLAN.runs],
+        PLAN.step_deps(),
+    output:
+        SUMMARY,
+    log:
+        "results/logs/summary.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        opts=PLAN.cli_opts(summary=True),
+    shell:
+        "noisesparse summary {params.opts} 2>&1 | tee {log}"
