@@ -39,8 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 WEIGHTS = os.environ.get("NOISESPARSE_CONVMIXER_WEIGHTS") or \
     "/work/shared/data/convmixer_imagenet32_state_dict.pt"
-COPY = ["Snakefile", "params.yaml", "config", "workflow", "benchmarks", "dvc.yaml", ".dvc/config",
-        ".dvcignore"]
+COPY = ["Snakefile", "params.yaml", "config", "workflow", "benchmarks", "dvc.yaml", ".dvcignore"]
 
 SETUP = re.compile(r"^(python3? -m venv\b|\.\s+\S*\.venv/bin/activate$|source\s+\S*activate$|"
                    r"pip3? install\b)")
