@@ -18,7 +18,7 @@ for _gid, _members in PLAN.groups.items():
             f"results/logs/train/{_gid}.log",
         conda:
             "../../environment.yml"
-        threads: min(workflow.cores, 4)
+        threads: 4  # Snakemake scales it down to --cores
         resources:
             gpu=1,
         params:
