@@ -115,9 +115,9 @@ def test_latents_ask_for_a_gpu_and_figures_are_local_rules(tmp_path):
     root = _project(tmp_path, extras=("latents",))
     out = _run([SMK, "-n", "--cores", "2"], root).stdout
     gpus = {}
-    for block in out.split("\n\n"):
+    for block in re.split(r"\n(?=\[)|\n\n", out):  # one job per block
         m = re.search(r"output: data/processed/(\w+)\.pt", block)
-        if m and block.lstrip().startswith(("rule data", "[")):
+        if m and re.search(r"^rule data:", block, re.M):
             gpus[m.group(1)] = "gpu=1" in block
     assert gpus["natural_latents"] and not gpus["natural_colour32"] and not gpus["digits"]
 
@@ -129,7 +129,7 @@ def test_latents_ask_for_a_gpu_and_figures_are_local_rules(tmp_path):
         with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
             wf = api.workflow(resource_settings=ResourceSettings(cores=1),
                               snakefile=root / "Snakefile")._workflow
-            local = {r.name for r in wf.rules if wf.is_local(r)}
+            local = set(wf._localrules)  # is_local() says yes to all on one machine
     finally:
         os.chdir(cwd)
     plan = build_plan("smoke")

@@ -3,6 +3,7 @@ end to end through each engine."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -85,7 +86,7 @@ def test_engines_describe_the_same_pipeline(tmp_path, monkeypatch, extras):
     root = _project(tmp_path, extras=extras)
     monkeypatch.setenv("NOISESPARSE_ROOT", str(root))
     snake = _snakemake_jobs(root)
-    dvc = {s["cmd"]: tuple(sorted(s["outs"]))
+    dvc = {s["cmd"]: tuple(sorted(s.get("outs", []) + s.get("metrics", [])))
            for s in dvc_yaml_dict("smoke", extras)["stages"].values()}
     assert snake == dvc
     plan = build_plan("smoke", extras)
@@ -159,8 +160,22 @@ def test_smoke_profile_through_dvc(tmp_path):
     root.mkdir()
     _project(root)
     _dvc_project(root)
-    _run([str(BIN / "dvc"), "repro"], root)
+    # As DVC's users run it: an experiment on a committed project, then its metrics and plots.
+    _run(["git", "add", "-A"], root)
+    _run(["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm",
+          "project"], root)
+    _run([str(BIN / "dvc"), "exp", "run", "-n", "smoke"], root)
     _check_outputs(root)
+    metrics = json.loads(_run([str(BIN / "dvc"), "metrics", "show", "--json"], root).stdout)
+    summary = next(iter(metrics.values()))["data"]["results/summary.json"]["data"]
+    assert summary["profile"] == "smoke"
+    assert set(summary["verdicts"]) == {f"claim_{i}" for i in range(1, 11)}
+    assert set(summary["studies"]) == set(build_plan("smoke").studies)
+    assert "profile" in _run([str(BIN / "dvc"), "params", "diff", "--all"], root).stdout
+    _run([str(BIN / "dvc"), "plots", "show", "-o", "plots"], root)
+    html = (root / "plots/index.html").read_text()
+    for plot in ("F1_frac_active_clean_mean", "F2_frac_dead_mean", "F14_frac_dead_mean"):
+        assert plot in html, plot
     status = _run([str(BIN / "dvc"), "status"], root)
     assert "up to date" in status.stdout.lower(), status.stdout
     # Round trip through a local remote: datasets, checkpoints and figures come back.

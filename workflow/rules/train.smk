@@ -18,7 +18,7 @@ for _gid, _members in PLAN.groups.items():
             f"results/logs/train/{_gid}.log",
         conda:
             "../../environment.yml"
-        threads: 4  # Snakemake lowers it to --cores when fewer are given
+        threads: 4  # Snakemake scales it down to --cores
         resources:
             gpu=1,
         params:
