@@ -4,6 +4,8 @@ that uses only the active units, timed against the dense one)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import torch
@@ -18,6 +20,19 @@ from . import style as S
 EPS_LABEL = "attack radius ε (input units)"
 
 
+@contextmanager
+def _one_thread():
+    """Attacks on small networks and the timings run on one CPU thread: extra threads only
+    add overhead at these sizes, and a fixed count keeps the timings comparable (a workflow
+    step may share the machine with other jobs)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _var(plan, name):
     return resolve(plan.profile, f"${name}", f"figure of profile {plan.profile}")
 
@@ -25,6 +40,8 @@ def _var(plan, name):
 def _ok_runs(plan, studies, task=None) -> pd.DataFrame:
     ids = list(dict.fromkeys(r for s in studies if s in plan.studies for r in plan.studies[s]))
     df = load_final(ids)
+    if df.empty:
+        return df
     df = df[df["status"] == "ok"]
     return df[df["task"] == task] if task else df
 
@@ -56,7 +73,8 @@ def _robustness_rows(plan) -> pd.DataFrame:
 
 
 def f19_robustness(plan, fig_id, title):
-    runs = _robustness_rows(plan)
+    with _one_thread():
+        runs = _robustness_rows(plan)
     by = ["model", "dataset", "metric", "attack", "sigma", "eps"]
     g = runs.groupby(by)["value"]
     table = g.mean().rename("value_mean").to_frame().join(g.min().rename("value_min")).join(
@@ -157,9 +175,10 @@ def _trained_rows(plan, batches, repeats, devices) -> pd.DataFrame:
 FRACS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
-def _synthetic_rows(shapes, batches, repeats, devices) -> pd.DataFrame:
+def _synthetic_rows(shapes, repeats, devices) -> pd.DataFrame:
+    """shapes: (width, d_out, batches) to time on synthetic activations."""
     rows = []
-    for width, d_out in shapes:
+    for width, d_out, batches in shapes:
         g = torch.Generator().manual_seed(0)
         w2t = torch.randn(width, d_out, generator=g) / width ** 0.5
         b2 = torch.zeros(d_out)
@@ -182,10 +201,16 @@ def _synthetic_rows(shapes, batches, repeats, devices) -> pd.DataFrame:
 def f20_efficiency(plan, fig_id, title):
     batches, repeats = _var(plan, "efficiency_batches"), _var(plan, "efficiency_repeats")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    table = _trained_rows(plan, batches, repeats, devices)
-    shapes = [(int(w), int(o)) for w, o in table[["width", "d_out"]].drop_duplicates().values]
-    shapes += [tuple(s) for s in _var(plan, "efficiency_shapes") if tuple(s) not in shapes]
-    synth = _synthetic_rows(shapes, batches, repeats, devices)
+    with _one_thread():
+        table = _trained_rows(plan, batches, repeats, devices)
+    # The trained networks' shapes at every batch size; the profile's further shapes (the
+    # paper's width) at batch 1 only: a large batch there takes seconds per call on a CPU.
+    trained = [(int(w), int(o)) for w, o in table[["width", "d_out"]].drop_duplicates().values]
+    shapes = [(w, o, batches) for w, o in trained]
+    shapes += [(int(w), int(o), [1]) for w, o in _var(plan, "efficiency_shapes")
+               if (w, o) not in trained]
+    with _one_thread():
+        synth = _synthetic_rows(shapes, repeats, devices)
 
     fig, axes = S.panels(4, nrows=1, w=3.3, h=2.6)
     first = table.drop_duplicates("sigma")
@@ -231,8 +256,9 @@ def f20_efficiency(plan, fig_id, title):
                "Times are medians of "
                f"{repeats} repeats (a workflow step may share the machine with other jobs), "
                "with finding the active units included, on "
-               f"{', '.join(devices)} with {torch.get_num_threads()} threads. Right: the same "
-               "decoders on synthetic activations of controlled sparsity; break-even fraction "
+               f"{', '.join(devices)} with 1 CPU thread. Right: the same "
+               "decoders on synthetic activations of controlled sparsity, random units (the "
+               "trained shape at every batch size, further shapes at batch 1); break-even fraction "
                f"active (0: sparse never faster on the grid, 1: always): {be_text}."
                f"\n{S.describe(plan, list(table['run_id'].unique()))}.")
     return S.save(fig_id, fig, table, plan, title, caption, {"synthetic": synth})
