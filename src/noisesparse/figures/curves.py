@@ -282,7 +282,9 @@ def f11_baselines(plan, fig_id, title):
         ax.set_xlabel(f"{S.ACTIVE_LABEL} ({title_})")
         ax.set_ylabel(f"MSE to the clean input ({ev} inputs)")
         ax.set_title(title_)
-    fig.legend(loc="center left", bbox_to_anchor=(0.995, 0.55), fontsize=5.5)
+    handles, labels = axes[0].get_legend_handles_labels()  # beside: no free corner
+    axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1),
+                   borderaxespad=0, fontsize=5.5)
     caption = ("Reconstruction error at matched sparsity, each model evaluated on the inputs it "
                "was trained for: on clean held-out inputs (left) and with its own training noise "
                "(right). Markers are coloured by the training σ: noise-trained ReLU networks "
