@@ -530,3 +530,31 @@ def test_processed_dataset_written_before_checksums_still_loads(project):
     del blob["meta"]["content_sha256"]
     torch.save(blob, path)
     assert catalog.load("natural_grey6")["meta"]["name"] == "natural_grey6"
+
+
+def test_centre_patches_removes_each_mean_and_drops_flat_ones():
+    from noisesparse.data.embedded import centre_patches
+
+    x = np.array([[0.5, 0.5, 0.5, 0.5],       # flat: dropped
+                  [0.0, 1.0, 0.0, 1.0],       # std 0.5: kept, mean 0.5 removed
+                  [0.2, 0.2, 0.2, 0.21]])     # std ~0.004 < 0.01: dropped
+    out = centre_patches(x, min_std=0.01)
+    assert out.shape == (1, 4)
+    np.testing.assert_allclose(out[0], [-0.5, 0.5, -0.5, 0.5])
+
+
+def test_centred_natural_patches_variant_keeps_the_raw_one_unchanged():
+    from noisesparse.data.embedded import natural_patches
+
+    raw = natural_patches(6, False, 300, 50, seed=0)
+    again = natural_patches(6, False, 300, 50, seed=0, centre=False)
+    np.testing.assert_array_equal(raw[0], again[0])  # the raw variant's draws did not move
+    assert (raw[0].std(axis=1) < 0.01).any()  # flat raw patches exist (sky, backgrounds)
+    xtr, _, xte, _, shape = natural_patches(6, False, 300, 50, seed=0, centre=True,
+                                            min_std=0.01)
+    assert xtr.shape == (300, 36) and xte.shape == (50, 36) and shape == [1, 6, 6]
+    for x in (xtr, xte):
+        np.testing.assert_allclose(x.mean(axis=1), 0, atol=1e-6)
+        assert (x.std(axis=1) >= 0.01 - 1e-6).all()
+    with pytest.raises(ValueError, match="centre"):
+        natural_patches(6, False, 10, 10, seed=0, min_std=0.01)

@@ -326,25 +326,37 @@ def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
     assert_same_params(ens.model.member_state(1), alone.model.member_state(0))
 
 
-def test_cosine_top_k_reconstructs_unit_inputs_and_reports_relative_error(data):
-    """The Top-K baseline's inputs are L2-normalised, so is what it reconstructs (its raw
-    norm is not in a cosine code); the relative error makes its loss comparable."""
-    topk = cfg(normalize=True, bias="shared", topk=4, topk_schedule="fixed", steps=200)
+def test_cosine_model_reconstructs_the_raw_input_with_unit_encoder_rows(data):
+    """The authors' cosine model (SDM_DIFFUSION): the encoder sees x / |x| and unit rows,
+    kept unit by a projection after every step, and reconstructs the RAW clean input."""
+    topk = cfg(normalize=True, bias="shared", topk=4, topk_schedule="fixed", steps=200,
+               sigma=0.3)
+    shared = cfg(normalize=True, bias="shared", steps=200, sigma=0.3)  # LEARN_K_SHARED_BIAS
     plain = cfg(steps=200)
-    for c in (topk, plain):
+    for c in (topk, shared, plain):
         ens = trainer([c], data)
+        if c.normalize:  # unit rows from the start, not only after the first step
+            assert torch.allclose(ens.model.w1.norm(dim=-1), torch.ones(1), atol=1e-5)
         ens.fit(progress=False)
+        norms = ens.model.w1.detach().norm(dim=-1)
+        if c.normalize:
+            assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
+        else:
+            assert norms.std() > 1e-3  # the plain network's rows are left alone
         final = ens.final_metrics()  # on the whole held-out set
         x = ens.x_test
-        target = torch.nn.functional.normalize(x, dim=-1) if c.normalize else x
-        assert torch.allclose(ens.model.target(x), target)
+        assert torch.equal(ens.model.target(x), x)
         with torch.no_grad():
             out = ens.model(x)[2][0]
+            # the encoder's drive is the cosine of the input with each (unit) row
+            pre = ens.model.encode(x)[0][0] - ens.model.hidden_bias()[0]
+        if c.normalize:
+            cos = torch.nn.functional.normalize(x, dim=-1) @ ens.model.w1[0].detach().T
+            assert torch.allclose(pre, cos, atol=1e-5)
         rel = float(final["loss_clean_rel"][0])
-        assert rel == pytest.approx(float((out - target).pow(2).sum() / target.pow(2).sum()),
-                                    rel=1e-4)
-        assert float(final["loss_clean"][0]) == pytest.approx(
-            float((out - target).pow(2).mean()), rel=1e-4)
+        assert rel == pytest.approx(float((out - x).pow(2).sum() / x.pow(2).sum()), rel=1e-4)
+        assert float(final["loss_clean"][0]) == pytest.approx(float((out - x).pow(2).mean()),
+                                                              rel=1e-4)
         assert 0 < rel < 0.8, (c.run_id, rel)  # it learned: far better than predicting zeros
 
 
@@ -496,3 +508,16 @@ def test_grad_clip_zero_means_no_clipping():
     clip_grad_norm_per_member([w], torch.tensor([0.0, 1.0]))
     assert torch.allclose(w.grad[0], torch.tensor([30.0, 40.0, 0.0]))  # unclipped
     assert torch.allclose(w.grad[1], torch.tensor([0.3, 0.4, 0.0]))  # norm 0.5 < 1
+
+
+def test_topk_activation_on_hand_built_drives():
+    from noisesparse.model import topk_activation
+    pre = torch.tensor([[3.0, -1.0, 2.0, 0.5], [-1.0, -2.0, -3.0, -4.0]], requires_grad=True)
+    out = topk_activation(pre, 2, "mask")
+    assert torch.equal(out.detach(), torch.tensor([[3.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))
+    out.sum().backward()  # the gradient reaches the k kept, positive units only
+    assert torch.equal(pre.grad, torch.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))
+    # subtract: relu(pre - the (k+1)-th largest): 0.5 in the first row, -3 in the second
+    assert torch.equal(topk_activation(pre.detach(), 2, "subtract"),
+                       torch.tensor([[2.5, 0.0, 1.5, 0.0], [2.0, 1.0, 0.0, 0.0]]))
+    assert torch.equal(topk_activation(pre.detach(), 4), torch.relu(pre.detach()))

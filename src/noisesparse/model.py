@@ -41,9 +41,10 @@ def topk_activation(pre: torch.Tensor, k: int, mode: str = "mask") -> torch.Tens
     n = pre.shape[-1]
     if k >= n:
         return torch.relu(pre)
-    if mode == "mask":
-        idx = pre.topk(k, dim=-1).indices
-        return torch.relu(torch.zeros_like(pre).scatter(-1, idx, pre.gather(-1, idx)))
+    if mode == "mask":  # threshold at the k-th largest (ties at it are kept, a measure-0 event)
+        kth = pre.detach().topk(k, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+        return torch.relu(torch.where(pre >= kth, pre, torch.zeros((), dtype=pre.dtype,
+                                                                   device=pre.device)))
     kth = pre.topk(k + 1, dim=-1).values[..., -1:]
     return torch.relu(pre - kth)
 
@@ -109,7 +110,10 @@ class SparseNet(nn.Module):
                 u, cb = _linear_init(1, n, g)
                 v = torch.empty(n).uniform_(-1.0, 1.0, generator=g)
                 extra.append({"inhib_u": u[0], "inhib_cb": cb, "inhib_v": v})
-        self.w1 = nn.Parameter(torch.stack(w1))  # [K, N, D]
+        w1 = torch.stack(w1)
+        if self.normalize:  # the authors' cosine model starts from unit rows (and keeps them)
+            w1 = nn.functional.normalize(w1, dim=-1)
+        self.w1 = nn.Parameter(w1)  # [K, N, D]
         self.b1 = nn.Parameter(torch.stack(b1))  # [K, N] or [K, 1]
         self.w2 = nn.Parameter(torch.stack(w2))  # [K, O, N]
         self.b2 = nn.Parameter(torch.stack(b2))  # [K, O]
@@ -130,6 +134,14 @@ class SparseNet(nn.Module):
     def encoder_weight(self) -> torch.Tensor:
         return nn.functional.normalize(self.w1, dim=-1) if self.normalize else self.w1
 
+    @torch.no_grad()
+    def renormalize_(self) -> None:
+        """Cosine model: project the encoder rows back to unit L2 norm, as the authors do
+        after every optimizer step (their TrackedMLPLayer.enforce_l2_norm_weights). The
+        forward pass uses the rows as they are, so gradients are those of plain weights."""
+        if self.normalize:
+            self.w1.div_(self.w1.norm(dim=-1, keepdim=True).clamp(min=1e-12))
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [K, B, D] (or [B, D], shared by all members) -> pre-activation W x + b (before
         any Top-K or circuit) and the hidden activation z."""
@@ -137,7 +149,7 @@ class SparseNet(nn.Module):
             x = x.expand(self.members, *x.shape)
         if self.normalize:
             x = nn.functional.normalize(x, dim=-1)
-        pre = batched_linear(x, self.encoder_weight(), self.b1)
+        pre = batched_linear(x, self.w1, self.b1)  # cosine model: rows kept at unit norm
         if self.inhib != "none":
             return pre, self._circuit(pre)
         if self.k:
@@ -158,9 +170,9 @@ class SparseNet(nn.Module):
         return torch.relu(mu)
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
-        """What a reconstruction should reproduce: the clean input, L2-normalised when the
-        inputs are (`normalize`, the Top-K baseline: its data are unit vectors)."""
-        return nn.functional.normalize(x, dim=-1) if self.normalize else x
+        """What a reconstruction should reproduce: the clean, raw input, also for the cosine
+        model (the authors' SDM_DIFFUSION normalises the encoder's input, not the target)."""
+        return x
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return batched_linear(z, self.w2, self.b2)

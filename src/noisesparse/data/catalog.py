@@ -44,7 +44,8 @@ def _image_folder(**spec):
 # kind -> (the keys its datasets.yaml entries may set, builder). A builder returns
 # (x_train, y_train, x_test, y_test, shape) and optionally a dict of extra metadata.
 KINDS = {
-    "natural_patches": ({"size", "colour", "n_train", "n_test", "seed"}, embedded.natural_patches),
+    "natural_patches": ({"size", "colour", "n_train", "n_test", "seed", "centre", "min_std"},
+                        embedded.natural_patches),
     "digits": ({"test_fraction", "seed"}, embedded.digits),
     "text": ({"source", "val_fraction", "url", "sha256", "mirrors"}, _text),
     # Downloaded datasets (data/download.py fetches into data/raw/, checked by sha256).

@@ -67,14 +67,15 @@ def f7_synchronisation(plan, fig_id, title):
     return S.save(fig_id, fig, table, plan, title, caption, {"spread": spread})
 
 
-def _tiles(w: np.ndarray, shape) -> np.ndarray:
-    """Encoder rows -> one image strip, each filter scaled to its own max |w|."""
-    c, h, wd = shape
-    imgs = w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1)
-    imgs = imgs / (np.abs(imgs).max(axis=(1, 2, 3), keepdims=True) + 1e-12)
-    imgs = imgs * 0.5 + 0.5
-    pad = np.ones((h, 1, c))
-    return np.concatenate([np.concatenate([im, pad], 1) for im in imgs], 1)[..., :c]
+def _tiles(w: np.ndarray, shape, nrow: int = N_SHOWN) -> np.ndarray:
+    """Encoder rows -> one image grid [H, W, C], each filter scaled to its own max |w|
+    (grey = 0), white lines between filters (torchvision's make_grid)."""
+    from torchvision.utils import make_grid
+
+    t = torch.as_tensor(w, dtype=torch.float32).reshape(-1, *shape)
+    t = t / (t.abs().amax(dim=(1, 2, 3), keepdim=True) + 1e-12) * 0.5 + 0.5
+    grid = make_grid(t, nrow=nrow, padding=1, pad_value=1.0)  # 1 channel is made 3
+    return grid.permute(1, 2, 0).numpy()[..., :shape[0]]
 
 
 def _show(ax, strip):
@@ -85,21 +86,20 @@ def _show(ax, strip):
     ax.grid(False)
 
 
+KIND_COLOURS = {"gabor": "#1b9e77", "centre_surround": "#d95f02", "other": "0.75"}
+
+
 def f10_receptive_fields(plan, fig_id, title):
-    models = []
-    for _, r in _seed0(plan, "receptive_fields").iterrows():
-        models.append((f"noise σ={r['sigma']:g}", r["run_id"], r["sigma"]))
-    for study, label in (("l1_pixels", "L1 λ={:g}"), ("topk_pixels", "Top-K k={}")):
-        if study in plan.studies:
-            df = load_final(plan.studies[study])
-            for _, r in df[df["status"] == "ok"].iterrows():
-                models.append((label.format(r["l1"] if study == "l1_pixels" else r["topk"]) +
-                               ", no noise", r["run_id"], r["sigma"]))
+    from ..claims import receptive_fields as C6
+
+    models = C6.models(plan)
+    per_field, per_model = C6.field_tables(plan)
     rows = []
-    fig, axes = S.panels(2 * len(models), nrows=len(models), w=3.6, h=0.75)
-    axes = axes.reshape(len(models), 2)
-    for i, (label, rid, sigma) in enumerate(models):
-        cfg, net = load_model(rid)
+    n = len(models)
+    fig = S.plt.figure(figsize=(12.5, 0.95 * n + 1.6))
+    gs = fig.add_gridspec(n, 3, width_ratios=[4, 4, 2.2])
+    for i, m in enumerate(models):
+        cfg, net = load_model(m["run_id"])
         data = load_data(cfg.dataset)
         shape = data["meta"]["shape"]
         w = net.encoder_weight()[0].detach().numpy()
@@ -108,32 +108,53 @@ def f10_receptive_fields(plan, fig_id, title):
         # The neurons most activated by one training image, with the run's own noise on it.
         x = data["x_train"][:1]
         g = torch.Generator().manual_seed(0)
-        xn = x + sample(cfg.noise, sigma, x.shape, generator=g)
+        xn = x + sample(cfg.noise, m["sigma"], x.shape, generator=g)
         with torch.no_grad():
             _, z = net.encode(xn)
         z = z[0, 0].numpy()
         top = np.argsort(-z)[:N_SHOWN]
         top = top[z[top] > 0]
-        _show(axes[i, 0], _tiles(w[rand], shape))
-        axes[i, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+        ax0, ax1 = fig.add_subplot(gs[i, 0]), fig.add_subplot(gs[i, 1])
+        _show(ax0, _tiles(w[rand], shape))
+        ax0.set_ylabel(m["model"], rotation=0, ha="right", va="center", fontsize=7)
         if len(top):
-            _show(axes[i, 1], _tiles(w[top], shape))
+            _show(ax1, _tiles(w[top], shape))
         else:
-            axes[i, 1].axis("off")
-        axes[i, 1].set_xlabel(f"{int((z > 0).sum())} of {len(z)} neurons active for this "
-                              "image", fontsize=6.5, labelpad=1)
+            ax1.axis("off")
+        ax1.set_xlabel(f"{int((z > 0).sum())} of {len(z)} neurons active for this image",
+                       fontsize=6.5, labelpad=1)
+        if i == 0:
+            ax0.set_title("random neurons", fontsize=8)
+            ax1.set_title("most active for one noisy training image, sorted", fontsize=8)
         for kind, idx in (("random", rand), ("most_active", top)):
-            rows += [{"model": label, "run_id": rid, "kind": kind, "rank": j, "neuron": int(n),
-                      "activation": float(z[n])} for j, n in enumerate(idx)]
-    axes[0, 0].set_title("random neurons", fontsize=8)
-    axes[0, 1].set_title("most active for one noisy training image, sorted", fontsize=8,
-                         loc="left")
-    runs = [m[1] for m in models]
+            rows += [{"model": m["model"], "run_id": m["run_id"], "kind": kind, "rank": j,
+                      "neuron": int(k), "activation": float(z[k])} for j, k in enumerate(idx)]
+    ax = fig.add_subplot(gs[:, 2])
+    y = np.arange(n)[::-1]
+    left = np.zeros(n)
+    for kind, col in KIND_COLOURS.items():
+        share = per_model[f"share_{kind}"].to_numpy()
+        ax.barh(y, share, left=left, color=col, label=kind.replace("_", "-"), height=0.7)
+        left += share
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{r.model} ({r.n_fields})" for r in per_model.itertuples()],
+                       fontsize=6.5)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of living neurons' fields")
+    ax.set_title("fitted field kind", fontsize=8)
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+    runs = [m["run_id"] for m in models]
     caption = ("Encoder rows (receptive fields) reshaped to the image, each scaled to its own "
-               "range (grey = 0). Left: random neurons; right: the neurons most activated by "
-               "one training image with the model's training noise added, and how many are "
-               f"active for it.\n{S.describe(plan, runs)}.")
-    return S.save(fig_id, fig, pd.DataFrame(rows), plan, title, caption)
+               "range (grey = 0). Left: random neurons; middle: the neurons most activated by "
+               "one training image with the model's training noise added. Right: for a seeded "
+               f"sample of up to {C6.N_FIT} living neurons per model (count in brackets), the "
+               f"share whose field a 2-D Gabor fits (R² ≥ {C6.RF.R2_MIN}, envelope localised), "
+               "that a difference of Gaussians fits better (centre-surround), or neither "
+               f"(table F10_fields; claim 6 in F18).\n{S.describe(plan, runs)}.")
+    return S.save(fig_id, fig, pd.DataFrame(rows), plan, title, caption,
+                  {"fields": per_model.merge(
+                      per_field.groupby("run_id")[["r2_gabor", "r2_dog"]].mean().add_prefix(
+                          "mean_").reset_index(), on="run_id", how="left")})
 
 
 def f13_preactivations(plan, fig_id, title):
@@ -232,10 +253,13 @@ def f16_reconstructions(plan, fig_id, title):
 
 
 def _image_strip(x: np.ndarray, shape, lo, hi) -> np.ndarray:
-    c, h, w = shape
-    imgs = ((x.reshape(-1, c, h, w).transpose(0, 2, 3, 1) - lo) / (hi - lo + 1e-12)).clip(0, 1)
-    pad = np.ones((h, 1, c))
-    return np.concatenate([np.concatenate([im, pad], 1) for im in imgs], 1)
+    """Images on one intensity scale [lo, hi] -> a strip [H, W, C] (torchvision's make_grid)."""
+    from torchvision.utils import make_grid
+
+    t = ((torch.as_tensor(x, dtype=torch.float32).reshape(-1, *shape) - lo)
+         / (hi - lo + 1e-12)).clamp(0, 1)
+    grid = make_grid(t, nrow=len(t), padding=1, pad_value=1.0)
+    return grid.permute(1, 2, 0).numpy()[..., :shape[0]]
 
 
 def f17_norms(plan, fig_id, title):

@@ -1,0 +1,122 @@
+"""Receptive-field analysis (claim 6) on hand-built fields, and claim 7's matching."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisesparse import receptive as R
+from noisesparse.claims import receptive_fields as C6
+from noisesparse.claims import topk as C7
+
+YY, XX = np.mgrid[0:12, 0:12].astype(float)
+GABOR = R.gabor([5.5, 6.2, 0.7, np.log(1.8), np.log(2.5), 0.2, 1.0, 0.4, 0.0], YY, XX)
+DOG = R.dog([6.0, 5.5, np.log(1.2), np.log(3.0), 1.0, 0.25, 0.0], YY, XX)
+
+
+def test_a_gabor_fits_as_a_localised_oriented_gabor():
+    g = R.fit_gabor(GABOR)
+    assert g["r2"] > 0.99
+    assert g["x0"] == pytest.approx(5.5, abs=0.05) and g["y0"] == pytest.approx(6.2, abs=0.05)
+    assert g["freq"] == pytest.approx(0.2, abs=0.01)
+    assert g["theta"] == pytest.approx(0.7, abs=0.05)
+    c = R.classify(GABOR)
+    assert c["kind"] == "gabor" and c["orientation_selectivity"] > 0.5
+
+
+def test_a_noisy_gabor_still_fits_and_a_colour_field_is_averaged_over_channels():
+    rng = np.random.default_rng(1)
+    noisy = GABOR + 0.1 * rng.standard_normal(GABOR.shape)
+    assert R.classify(noisy)["kind"] == "gabor"
+    colour = np.stack([GABOR, GABOR, GABOR])  # [C, H, W]
+    assert R.classify(colour)["kind"] == "gabor"
+
+
+def test_white_noise_fits_neither_model():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        c = R.classify(rng.standard_normal((12, 12)))
+        assert c["kind"] == "other"
+        assert c["r2_gabor"] < 0.4 and c["r2_dog"] < 0.4
+
+
+def test_a_difference_of_gaussians_is_centre_surround_on_or_off():
+    for field, on in ((DOG, True), (-DOG, False)):
+        d = R.fit_dog(field)
+        assert d["r2"] > 0.99 and d["on_centre"] is on
+        assert d["sigma_centre"] == pytest.approx(1.2, rel=0.05)
+        assert d["sigma_surround"] == pytest.approx(3.0, rel=0.05)
+        # integrated weights: surround 0.25 * 3^2 over centre 1 * 1.2^2
+        assert d["surround_ratio"] == pytest.approx(0.25 * 9 / 1.44, rel=0.05)
+        c = R.classify(field)
+        assert c["kind"] == "centre_surround" and c["orientation_selectivity"] < 0.1
+
+
+def test_a_plain_gaussian_blob_is_not_centre_surround():
+    blob = R.dog([6.0, 6.0, np.log(1.5), np.log(3.0), 1.0, 0.0, 0.0], YY, XX)
+    assert R.classify(blob)["kind"] != "centre_surround"
+
+
+def test_a_patch_wide_grating_is_oriented_but_not_a_localised_gabor():
+    grating = np.cos(2 * np.pi * 0.25 * XX)
+    assert R.orientation_selectivity(grating) == pytest.approx(1.0)
+    assert R.classify(grating)["kind"] == "other"
+
+
+def test_localisation_of_a_point_and_of_a_flat_spread():
+    point = np.zeros((12, 12))
+    point[4, 7] = 1.0
+    assert R.localisation(point) == pytest.approx(1.0, abs=0.01)
+    checker = np.indices((12, 12)).sum(0) % 2 * 2.0 - 1  # energy everywhere alike
+    assert R.localisation(checker) == pytest.approx(0.25, abs=0.06)
+
+
+def test_bad_fields_are_clear_errors():
+    with pytest.raises(ValueError, match="receptive field"):
+        R.classify(np.zeros(12))
+    with pytest.raises(ValueError, match="non-finite"):
+        R.classify(np.full((12, 12), np.nan))
+    with pytest.raises(ValueError, match="expected fields"):
+        R.analyse(np.zeros((0, 12, 12)))
+
+
+def test_shares_count_each_kind():
+    t = R.analyse(np.stack([GABOR, DOG, np.random.default_rng(0).standard_normal((12, 12))]))
+    assert list(t["kind"]) == ["gabor", "centre_surround", "other"]
+    s = R.shares(t)
+    assert s["n_fields"] == 3
+    assert s["share_gabor"] == s["share_centre_surround"] == s["share_other"] == pytest.approx(1 / 3)
+
+
+def _per_model(rows):
+    return pd.DataFrame([{"model": f"m{i}", "n_fields": 10, "n_living": 10, **r}
+                         for i, r in enumerate(rows)])
+
+
+def test_claim6_criterion_on_hand_built_shares():
+    noise = [{"sigma": 0.0, "baseline": False, "share_gabor": 0.1, "share_centre_surround": 0.0},
+             {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1}]
+    topk = {"sigma": 0.0, "baseline": True, "share_gabor": 0.8, "share_centre_surround": 0.0}
+    checks, _ = C6.verdict_checks(_per_model(noise + [topk]))
+    assert checks == [True, True, True]
+    # a baseline with as many centre-surround fields as noise fails (c)
+    checks, _ = C6.verdict_checks(_per_model(noise + [{**topk, "share_centre_surround": 0.1}]))
+    assert checks == [True, True, False]
+    # Gabor share at noise not 2x the dense network's: (a) fails
+    dense = [{**noise[0], "share_gabor": 0.4}, noise[1]]
+    assert C6.verdict_checks(_per_model(dense + [topk]))[0][0] is False
+
+
+def test_claim7_matches_topk_across_k_at_the_noise_networks_sparsity():
+    # at sigma 0.3 the noise network is 5% active; Top-K (k) at 2.5% and 10% bracket it
+    noise = pd.DataFrame({"frac_active_clean": [0.05], "loss_clean": [0.3],
+                          "frac_active_noisy": [0.5], "loss_noisy": [0.6]},
+                         index=pd.Index([0.3], name="sigma"))
+    topk = pd.DataFrame({"sigma": [0.3, 0.3], "topk": [8, 32],
+                         "frac_active_clean": [0.025, 0.1], "loss_clean": [0.5, 0.3],
+                         "frac_active_noisy": [0.025, 0.1], "loss_noisy": [0.7, 0.5]})
+    m = C7.matched(noise, topk).set_index("eval")
+    # log-interpolation: 0.05 is halfway between 0.025 and 0.1 in log space -> 0.4
+    assert m.loc["clean", "loss_topk_matched"] == pytest.approx(0.4)
+    assert m.loc["clean", "noise_better"] is True
+    # noisy inputs: the noise network (50% active) is outside Top-K's range: not compared
+    assert np.isnan(m.loc["noisy", "loss_topk_matched"]) and m.loc["noisy", "noise_better"] is None
