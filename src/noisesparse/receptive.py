@@ -101,6 +101,17 @@ def _adam_fit(model, p0: np.ndarray, targets: np.ndarray, yy, xx, steps: int = S
     to 1% over the steps; deterministic. Returns the parameters and residual sums [M]."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: more threads only add synchronisation
+    try:
+        return _adam_steps(model, p0, targets, yy, xx, steps)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _adam_steps(model, p0, targets, yy, xx, steps):
+    import torch
+
     t = torch.as_tensor(targets, dtype=torch.float64)
     gy, gx = torch.as_tensor(yy), torch.as_tensor(xx)
     p = torch.tensor(p0, dtype=torch.float64, requires_grad=True)

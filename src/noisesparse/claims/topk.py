@@ -57,7 +57,7 @@ def judge(plan) -> dict | None:
         return None
     fixed = per_sigma(tk[tk["topk_schedule"] == "fixed"], ["sigma", "topk"]).reset_index()
     noise = per_sigma(sweep(plan), ["sigma"])
-    noise = noise[noise.index > 0]
+    noise = noise[(noise.index > 0) & noise.index.isin(fixed["sigma"])]  # sigmas both trained at
     m = matched(noise, fixed)
     done = m.dropna(subset=["loss_topk_matched"])
     parts = [f"sigma {r.sigma:g} {r.eval}: noise {r.loss_noise:.4g} vs Top-K "
