@@ -21,8 +21,10 @@ CRITERION = (
     f"noisy = the trained sigma nearest {SIGMA_REF:g} vs sigma = 0. Robustness (F19): for "
     "classifiers, mean accuracy over the eps > 0 grid under PGD L-inf, under PGD L2 (worst "
     "case over eps' <= eps), and over test-time Gaussian noise sigma > 0: every noisy seed "
-    "above every sigma-0 seed; for reconstructions, mean relative error over eps > 0 under "
-    "PGD L-inf and L2: every noisy seed below every sigma-0 seed. Efficiency (F20): at the "
+    "above every sigma-0 seed; for reconstructions, the relative error the attack adds to "
+    "the network's clean error, mean over eps > 0, PGD L-inf and L2: every noisy seed below "
+    "every sigma-0 seed (a denoiser's clean error is higher by design, and its error under "
+    "Gaussian noise is its training objective: shown in F19, not judged). Efficiency (F20): at the "
     "noisy sigma, the faster sparse decoder beats the dense one on the CPU at batch 1 and at "
     "the large batch (measured speedup > 1)")
 
@@ -50,10 +52,13 @@ def robustness_checks(runs: pd.DataFrame) -> list[tuple[str, bool]]:
         if 0.0 not in set(g["sigma"]) or np.isnan(noisy):
             continue
         per_seed = g[g["eps"] > 0].groupby(["sigma", "seed"])["value"].mean()
+        if model == "reconstruction":  # the error the attack adds to the network's own
+            per_seed -= g[g["eps"] == 0].groupby(["sigma", "seed"])["value"].mean()
         clean, noisy_v = per_seed.loc[0.0], per_seed.loc[noisy]
         better = (noisy_v.min() > clean.max() if model == "classifier"
                   else noisy_v.max() < clean.min())
-        checks.append((f"{model} {dataset} {attack}: sigma {noisy:g} "
+        what = " (error added by the attack)" if model == "reconstruction" else ""
+        checks.append((f"{model} {dataset} {attack}{what}: sigma {noisy:g} "
                        f"{noisy_v.mean():.3g} vs sigma 0 {clean.mean():.3g}", bool(better)))
     return checks
 

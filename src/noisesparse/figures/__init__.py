@@ -1,6 +1,6 @@
 """Every figure of the paper (F1-F18), the Transformer's per-layer figure, and claim 10's
-robustness (F19) and efficiency (F20) figures, each a small
-function that reads run results and writes PNG + PDF + its data table (CSV + Markdown)."""
+robustness (F19) and efficiency (F20) figures, each a small function that reads run results
+and writes PNG + PDF + its data table (CSV + Markdown)."""
 
 from __future__ import annotations
 

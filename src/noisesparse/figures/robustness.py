@@ -82,7 +82,7 @@ def f19_robustness(plan, fig_id, title):
         runs.groupby(by)["value_raw"].mean().rename("value_raw_mean")).reset_index()
     panels = list(table.groupby(["model", "dataset"], sort=False).groups)
     attacks = [("pgd_linf", "PGD, L∞"), ("pgd_l2", "PGD, L2"),
-               ("gaussian", "Gaussian noise at test time")]
+               ("gaussian", "test-time noise")]
     fig, axes = S.panels(3 * len(panels), nrows=len(panels), w=3.3, h=2.4)
     axes = axes.reshape(len(panels), 3)
     colours = S.sigma_colours(table["sigma"])
@@ -212,13 +212,14 @@ def f20_efficiency(plan, fig_id, title):
     with _one_thread():
         synth = _synthetic_rows(shapes, repeats, devices)
 
-    fig, axes = S.panels(4, nrows=1, w=3.3, h=2.6)
+    fig, axes = S.panels(4, nrows=2, w=4.4, h=2.7)
     first = table.drop_duplicates("sigma")
     axes[0].plot(first["sigma"], first["frac_active"], "o-", color="k",
                  label="fraction active (clean held-out)")
     axes[0].plot(first["sigma"], first["network_macs_saved"], "s--", color="0.5",
                  label="network multiply-adds saved")
-    axes[0].set_yscale("log")
+    axes[0].set_ylim(0, 1)
+    axes[0].set_ylabel("fraction")
     axes[0].set_title("activity and multiply-adds saved")
     axes[0].legend(fontsize=6)
     S.sigma_axis(axes[0])
@@ -235,9 +236,11 @@ def f20_efficiency(plan, fig_id, title):
         ax.set_title(f"measured speedup, {name}")
         S.sigma_axis(ax)
     axes[1].legend(fontsize=5.5)
+    keys = list(synth.groupby(["width", "d_out", "device", "batch"]).groups)
     for (w, o, dev, b, m), c in synth.groupby(["width", "d_out", "device", "batch", "method"]):
         c = c.sort_values("frac_active")
         axes[3].plot(c["frac_active"], c["sparse_over_dense"], marker=".", ls=styles[m],
+                     color=S.CATEGORICAL[keys.index((w, o, dev, b)) % 10],
                      label=f"{w}→{o}, {m}, batch {b}, {dev}")
     axes[3].axhline(1, color="0.3", lw=0.8)
     axes[3].set_xscale("log")
@@ -245,7 +248,7 @@ def f20_efficiency(plan, fig_id, title):
     axes[3].set_xlabel("fraction active (synthetic, random units)")
     axes[3].set_ylabel("sparse time / dense time")
     axes[3].set_title("break-even: where the curve crosses 1")
-    axes[3].legend(fontsize=5)
+    axes[3].legend(fontsize=5.5, loc="upper left")
     be = synth.drop_duplicates(["width", "d_out", "device", "batch", "method"])
     be_text = "; ".join(f"{r.width}→{r.d_out} {r.method} batch {r.batch} {r.device}: "
                         f"{r.break_even_frac_active:.3g}" for r in be.itertuples())
@@ -256,7 +259,7 @@ def f20_efficiency(plan, fig_id, title):
                "Times are medians of "
                f"{repeats} repeats (a workflow step may share the machine with other jobs), "
                "with finding the active units included, on "
-               f"{', '.join(devices)} with 1 CPU thread. Right: the same "
+               f"{', '.join(devices)} with 1 CPU thread. Bottom right: the same "
                "decoders on synthetic activations of controlled sparsity, random units (the "
                "trained shape at every batch size, further shapes at batch 1); break-even fraction "
                f"active (0: sparse never faster on the grid, 1: always): {be_text}."
