@@ -45,7 +45,7 @@ def judge(plan) -> dict:
             if any(r != r for r in ratios):  # NaN: no sigma 0 in this curve
                 continue
             judged = name != "activations" or value in JUDGED_ACTIVATIONS
-            label = " / ".join(f"{r:.1f}x" for r in ratios)
+            label = " / ".join("to 0" if r == float("inf") else f"{r:.1f}x" for r in ratios)
             what = " (at x + E[noise] / noisy)" if shifted else ""
             parts.append(f"{name}/{value}: {label}{what} over sigma 0-{g['sigma'].max():g}"
                          + ("" if judged else " (reported)"))
