@@ -35,11 +35,16 @@ from pathlib import Path
 
 import pytest
 
+from test_workflow import COPY as WORKFLOW_COPY
+from test_workflow import _ignore
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 WEIGHTS = os.environ.get("NOISESPARSE_CONVMIXER_WEIGHTS") or \
     "/work/shared/data/convmixer_imagenet32_state_dict.pt"
-COPY = ["Snakefile", "params.yaml", "config", "workflow", "benchmarks", "dvc.yaml", ".dvcignore"]
+# What the engines need (test_workflow.COPY: src/ too, a step depends on its code), and what
+# the README's DVC and bench commands read.
+COPY = WORKFLOW_COPY + ["benchmarks", "dvc.yaml", ".dvcignore"]
 
 SETUP = re.compile(r"^(python3? -m venv\b|\.\s+\S*\.venv/bin/activate$|source\s+\S*activate$|"
                    r"pip3? install\b)")
@@ -124,7 +129,10 @@ def _project(tmp: Path) -> Path:
         if not src.exists():
             continue
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=_ignore)
+        else:
+            shutil.copy(src, root / name)
     (root / "params.yaml").write_text("profile: smoke\nwith: []\n")
     return root
 

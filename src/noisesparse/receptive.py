@@ -17,7 +17,8 @@ import pandas as pd
 
 R2_MIN = 0.6  # a fit explains >= 60% of the field's variance: "well fit"
 SURROUND_MIN = 0.1  # surround's integrated weight >= 10% of the centre's
-STEPS = 300  # Adam steps of the batched fits (hand-built fields converge to R^2 > 0.99)
+STEPS = 1000  # Adam steps of the batched fits: at 300 a hand-built difference of Gaussians
+# reached R^2 > 0.99 with its surround width still 9% off; at 1000 it is within 0.1%
 
 
 def _grid(h: int, w: int):
