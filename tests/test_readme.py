@@ -186,10 +186,14 @@ def test_readme_commands_are_found_and_each_has_a_plan(tmp_path):
 @pytest.mark.integration
 def test_every_readme_command_runs_on_the_smoke_profile(tmp_path):
     root = _project(tmp_path)
+    shutil.copy(REPO / ".gitignore", root / ".gitignore")
     for setup in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"]):
         subprocess.run(setup, cwd=root, env=_env(root), check=True, capture_output=True)
     if (REPO / ".dvc/config").exists():
         shutil.copy(REPO / ".dvc/config", root / ".dvc/config")
+    # `dvc exp run` needs a commit to branch its experiment from, as in a clone
+    subprocess.run("git add -A && git -c user.name=t -c user.email=t@t commit -qm project",
+                   shell=True, cwd=root, env=_env(root), check=True, capture_output=True)
     outcomes, dvc_committed = [], False
     for cmd in readme_commands((REPO / "README.md").read_text()):
         run, why = plan_command(cmd, tmp_path)
