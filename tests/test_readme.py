@@ -9,7 +9,8 @@ written, and why:
 - environment set-up (`python3 -m venv`, `. .venv/bin/activate`, `pip install`): needs PyPI
   and a fresh environment; the test runs in the installed one, so those parts of a `&&`
   chain are dropped and the rest runs;
-- the test suite (`pytest`, `.ci/run`): it holds this test;
+- CI's scripts: the test suite (`pytest`, `.ci/run`), which holds this test, and
+  `.ci/smoke`, which `.ci/run` runs after it;
 - GPU commands (`--resources gpu=N`, `profile=paper`): need GPUs and the paper profile's
   downloads; a Snakemake command among them runs as a dry run (`-n`), which still checks
   its options and builds the whole plan;
@@ -48,7 +49,7 @@ COPY = WORKFLOW_COPY + ["benchmarks", "dvc.yaml", ".dvcignore"]
 
 SETUP = re.compile(r"^(python3? -m venv\b|\.\s+\S*\.venv/bin/activate$|source\s+\S*activate$|"
                    r"pip3? install\b)")
-TEST_SUITE = re.compile(r"\bpytest\b|(^|\s)\.ci/run\b")
+TEST_SUITE = re.compile(r"\bpytest\b|(^|\s)\.ci/(run|smoke)\b")
 GPU = re.compile(r"--resources\s+\S*gpu=|profile=paper\b")
 SLURM = re.compile(r"--workflow-profile\s+\S*slurm")
 BENCH_SMALL = {  # appended to `noisesparse bench ...` so it takes seconds, not minutes
@@ -86,7 +87,7 @@ def readme_commands(text: str) -> list[str]:
 def plan_command(cmd: str, tmp: Path) -> tuple[str | None, str]:
     """(the command to run, or None to skip; what was changed and why)."""
     if TEST_SUITE.search(cmd):
-        return None, "skipped: runs the test suite, which holds this test"
+        return None, "skipped: CI's own scripts (the test suite, which holds this test, and .ci/smoke, which CI runs after it)"
     parts = [p.strip() for p in cmd.split("&&")]
     kept = [p for p in parts if not SETUP.match(p)]
     notes = ["environment set-up dropped (the installed environment runs it)"] \
