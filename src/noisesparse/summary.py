@@ -1,4 +1,4 @@
-"""The results in one small JSON file: the verdict per claim (replication.verdicts) and key
+"""The results in one small JSON file: the verdict per claim (claims.verdicts) and key
 numbers per study (final metrics averaged over seeds, per setting the study varies).
 
 It is the pipeline's DVC metrics file (`dvc metrics show / diff`), and the results
@@ -51,10 +51,7 @@ def study_numbers(df) -> dict:
 
 
 def summarise(plan) -> dict:
-    try:  # the claims package, one module per claim; before it, replication held them
-        from .claims import verdicts
-    except ImportError:
-        from .replication import verdicts
+    from .claims import verdicts
     from .results import load_final
     table = verdicts(plan)
     return {
