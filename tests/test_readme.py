@@ -1,10 +1,12 @@
-"""The README's own commands work as written.
+"""The commands of the README and of docs/ work as written.
 
-Every command of every ```bash block of README.md (continuation lines joined, comments
-dropped) runs, in README order, in a temporary copy of the project whose params.yaml selects
-the smoke profile, so one smoke run serves them all. The README is parsed generically: a
-command added to it is run by this test without any change here. Only these are not run as
-written, and why:
+Every command of every ```bash block (continuation lines joined, comments dropped) of
+README.md, then of each docs/*.md in alphabetical order (`documents()`), runs in that order
+in a temporary copy of the project whose params.yaml selects the smoke profile, so one smoke
+run serves them all: the README's first command makes the runs that the later documents'
+DVC and report commands reuse. The documents are parsed generically: a command added to any
+of them, or a new docs/*.md, is run by this test without any change here. Only these are
+not run as written, and why:
 
 - environment set-up (`python3 -m venv`, `. .venv/bin/activate`, `pip install`): needs PyPI
   and a fresh environment; the test runs in the installed one, so those parts of a `&&`
@@ -20,8 +22,8 @@ written, and why:
   weights (skipped without one), `/mnt/shared/...` a temporary folder;
 - `noisesparse bench`: its defaults time a 10,000-neuron model for minutes; it runs with
   small sizes appended (the options it documents stay as written);
-- before the first `dvc` command, `dvc commit -f` records the Snakemake run (the README's
-  "Ran the workflow with Snakemake instead?"), so `dvc repro` reuses it.
+- before the first `dvc` command, `dvc commit -f` records the Snakemake run
+  (docs/workflow.md's "Ran the workflow with Snakemake instead?"), so `dvc repro` reuses it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ BIN = Path(sys.executable).parent
 WEIGHTS = os.environ.get("NOISESPARSE_CONVMIXER_WEIGHTS") or \
     "/work/shared/data/convmixer_imagenet32_state_dict.pt"
 # What the engines need (test_workflow.COPY: src/ too, a step depends on its code), and what
-# the README's DVC and bench commands read.
+# the documented DVC and bench commands read.
 COPY = WORKFLOW_COPY + ["benchmarks", "dvc.yaml", ".dvcignore"]
 
 SETUP = re.compile(r"^(python3? -m venv\b|\.\s+\S*\.venv/bin/activate$|source\s+\S*activate$|"
@@ -71,8 +73,14 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+def documents(root: Path = REPO) -> list[Path]:
+    """The documents whose commands run, in the order they run: the README, whose first
+    command makes the runs, then docs/*.md in alphabetical order."""
+    return [root / "README.md"] + sorted((root / "docs").glob("*.md"))
+
+
 def readme_commands(text: str) -> list[str]:
-    """Each command line of the README's ```bash blocks (also indented ones in lists)."""
+    """Each command line of a document's ```bash blocks (also indented ones in lists)."""
     out = []
     for block in re.findall(r"^([ \t]*)```bash[ \t]*\n(.*?)^[ \t]*```", text, re.M | re.S):
         body = textwrap.dedent(block[1])
@@ -142,7 +150,7 @@ def _env(root: Path) -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["NOISESPARSE_ROOT"] = str(root)
-    env.pop("NOISESPARSE_CONVMIXER_WEIGHTS", None)  # only where the README sets it
+    env.pop("NOISESPARSE_CONVMIXER_WEIGHTS", None)  # only where a document sets it
     return env
 
 
@@ -151,8 +159,14 @@ def _sh(cmd: str, root: Path, timeout: float = 1800) -> subprocess.CompletedProc
                           capture_output=True, text=True, timeout=timeout)
 
 
+def documented_commands(root: Path = REPO) -> list[tuple[str, str]]:
+    """(document, command) for every command of `documents()`, in running order."""
+    return [(doc.relative_to(root).as_posix(), cmd) for doc in documents(root)
+            for cmd in readme_commands(doc.read_text())]
+
+
 def test_readme_commands_are_found_and_each_has_a_plan(tmp_path):
-    """Fast: the parser finds the README's commands (joined continuation lines, comments
+    """Fast: the parser finds the documents' commands (joined continuation lines, comments
     dropped, indented blocks), and each command is run, dry-run or skipped with a reason."""
     sample = textwrap.dedent("""\
         ```bash
@@ -170,9 +184,15 @@ def test_readme_commands_are_found_and_each_has_a_plan(tmp_path):
         ```
         """)
     assert readme_commands(sample) == ['a --x 1', 'b "q # not a comment" --y 2', "NAME=v c --z"]
-    commands = readme_commands((REPO / "README.md").read_text())
-    assert any(c.startswith("snakemake --cores 2") or "&& snakemake --cores 2" in c
-               for c in commands), commands
+    # The README opens on the install-and-run command, then the tests; the first makes the
+    # runs every later command reuses.
+    readme = readme_commands((REPO / "README.md").read_text())
+    assert 'pip install -e ".[dev]"' in readme[0] and readme[0].endswith("snakemake --cores 2")
+    assert "pytest" in readme[1]
+    found = documented_commands()
+    assert [d for d, _ in found][:len(readme)] == ["README.md"] * len(readme)
+    assert {d for d, _ in found} > {"README.md"}, "docs/ holds commands too"
+    commands = [c for _, c in found]
     assert any("--report" in c for c in commands)
     for cmd in commands:
         run, why = plan_command(cmd, tmp_path)
@@ -196,10 +216,10 @@ def test_every_readme_command_runs_on_the_smoke_profile(tmp_path):
     subprocess.run("git add -A && git -c user.name=t -c user.email=t@t commit -qm project",
                    shell=True, cwd=root, env=_env(root), check=True, capture_output=True)
     outcomes, dvc_committed = [], False
-    for cmd in readme_commands((REPO / "README.md").read_text()):
+    for doc, cmd in documented_commands():
         run, why = plan_command(cmd, tmp_path)
         if run is None:
-            outcomes.append((cmd, why))
+            outcomes.append((doc, cmd, why))
             continue
         if re.search(r"(^|&&\s*)dvc\b", run) and not dvc_committed and \
                 (root / "results/runs").exists():
@@ -207,10 +227,10 @@ def test_every_readme_command_runs_on_the_smoke_profile(tmp_path):
             assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
             dvc_committed = True
         res = _sh(run, root)
-        assert res.returncode == 0, (f"README command failed: {cmd}\nran: {run} ({why})\n"
+        assert res.returncode == 0, (f"{doc} command failed: {cmd}\nran: {run} ({why})\n"
                                      f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-        outcomes.append((cmd, why))
-    print("\n".join(f"{why:>60} | {cmd}" for cmd, why in outcomes))
-    ran = [c for c, why in outcomes if not why.startswith("skipped")]
+        outcomes.append((doc, cmd, why))
+    print("\n".join(f"{why:>60} | {doc}: {cmd}" for doc, cmd, why in outcomes))
+    ran = [c for _, c, why in outcomes if not why.startswith("skipped")]
     assert any("--report" in c for c in ran) and (root / "report.html").stat().st_size > 0
     assert list((root / "figures").glob("*.png"))
