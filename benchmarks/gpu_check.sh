@@ -12,7 +12,7 @@
 # 1-16 members), eager and under torch.compile, throughput in fp32/tf32/bf16, whether precision
 # changes the science (a short sigma sweep), the paper-profile estimate from the measured
 # throughput, and runs the GPU-only tests (no device sync in the step loop, device locks).
-# Copy the CSVs into benchmarks/ and the numbers into the README afterwards.
+# Copy the CSVs into benchmarks/ and the numbers into docs/speed.md afterwards.
 set -uo pipefail
 OUT=${OUT:-benchmarks/gpu_check}
 WIDTH=${WIDTH:-10000}

@@ -222,7 +222,7 @@ def cmd_regress(args):
         print(f"regression: {p}")
     if missing or problems:
         print(f"noisesparse regress: {len(missing)} missing outputs, {len(problems)} results "
-              f"differ from {expected}. An intended change: regenerate it (README, CI).",
+              f"differ from {expected}. An intended change: regenerate it (docs/workflow.md, CI).",
               file=sys.stderr)
         sys.exit(1)
     print(f"{sum(len(i['outputs']) for i in plan.figures.values())} figure outputs present; "
