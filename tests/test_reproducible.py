@@ -47,7 +47,7 @@ def test_declared_training_code_covers_what_training_imports():
     """The modules the trainer reaches are all declared, except those that change no number."""
     declared = set(deps.train_code("mlp"))
     for mod in ("noisesparse.train", "noisesparse.evaluate", "noisesparse.model"):
-        for m in deps._imports(mod) - deps.NEUTRAL:
+        for m in deps.imports(mod) - deps.NEUTRAL:
             if not m.startswith(("noisesparse.lm", "noisesparse.data")):
                 assert deps.files([m])[0] in declared, m
 

@@ -27,14 +27,17 @@ REFERENCE = "config/reference.yaml"
 
 def _module_file(mod: str) -> Path | None:
     rel = Path(*mod.split(".")[1:])
+    if rel == Path():  # the package itself
+        return PKG / "__init__.py"
     for p in (PKG / rel.with_suffix(".py"), PKG / rel / "__init__.py"):
         if p.exists():
             return p
     return None
 
 
-def _imports(mod: str) -> set[str]:
-    """noisesparse modules that `mod` imports anywhere in its source."""
+def imports(mod: str) -> set[str]:
+    """noisesparse modules that `mod` imports anywhere in its source, function-level
+    (lazy) imports included."""
     path = _module_file(mod)
     if path is None:
         return set()
@@ -59,6 +62,16 @@ def _imports(mod: str) -> set[str]:
     return {m for m in found if _module_file(m) is not None}
 
 
+def modules() -> list[str]:
+    """Every module of the package, by dotted name (a package by its __init__)."""
+    names = []
+    for p in sorted(PKG.rglob("*.py")):
+        parts = p.relative_to(PKG).with_suffix("").parts
+        names.append(".".join(("noisesparse",) + (parts[:-1] if parts[-1] == "__init__"
+                                                  else parts)))
+    return names
+
+
 @functools.cache
 def closure(*modules: str, stop: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The modules given and every noisesparse module they import, transitively, less
@@ -69,7 +82,7 @@ def closure(*modules: str, stop: tuple[str, ...] = ()) -> tuple[str, ...]:
         if m in seen or m.startswith(stop):
             continue
         seen.add(m)
-        todo.extend(_imports(m))
+        todo.extend(imports(m))
     return tuple(sorted(seen - NEUTRAL))
 
 
