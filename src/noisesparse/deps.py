@@ -95,10 +95,9 @@ def train_code(arch: str) -> list[str]:
     """Source files that define a training group's results: the trainer, model, noise,
     optimiser, evaluation and metrics (the language model's own for a Transformer)."""
     # Training reads the built dataset (the data step's output), not the code that built
-    # it; the one-hidden-layer trainer dispatches to the language model's lazily.
-    if arch == "transformer":
-        return files(closure("noisesparse.lm.train", stop=("noisesparse.data",)))
-    return files(closure("noisesparse.train", stop=("noisesparse.data", "noisesparse.lm")))
+    # it. The CLI picks the trainer by architecture; neither imports the other.
+    trainer = "noisesparse.lm.train" if arch == "transformer" else "noisesparse.train"
+    return files(closure(trainer, stop=("noisesparse.data",)))
 
 
 def data_code(kind: str) -> list[str]:

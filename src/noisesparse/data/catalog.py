@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ import yaml
 
 from .. import paths
 from ..errors import ConfigError
+from ..output import save_torch
 from . import embedded
 
 TENSORS = ("x_train", "y_train", "x_test", "y_test")
@@ -132,10 +132,7 @@ def build(name: str, out: str | None = None) -> str:
     }
     blob["meta"]["content_sha256"] = content_sha256(blob)
     out = out or paths.processed(name)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{out}.tmp{os.getpid()}"
-    torch.save(blob, tmp)
-    os.replace(tmp, out)  # atomic: a half-written dataset never carries the final name
+    save_torch(blob, out)  # atomic: a half-written dataset never carries the final name
     return out
 
 
