@@ -19,9 +19,13 @@ PKG = Path(__file__).resolve().parent
 SRC = "src/noisesparse"  # where the package's source lives in the project
 # Where and how, not what: paths, error types, device choice and locks, provenance records,
 # this module, the CLI, the package marker. A change there cannot change a result.
+# noisesparse.output too: it writes files atomically and puts each value into JSON as the
+# float it is (NaN and infinities as null, JSON having no number for them), so every
+# step's code reaches it but none of its numbers depend on it (tests/test_output.py holds
+# it to that); tracking it would retrain everything for a change to how a file is renamed.
 NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors", "noisesparse.devices",
            "noisesparse.provenance", "noisesparse.deps", "noisesparse.cli",
-           "noisesparse.__main__"}
+           "noisesparse.__main__", "noisesparse.output"}
 REFERENCE = "config/reference.yaml"
 
 
@@ -103,10 +107,11 @@ def train_code(arch: str) -> list[str]:
 def data_code(kind: str) -> list[str]:
     """The catalog and the module that builds a dataset of this kind (and what it uses)."""
     entry = {"natural_patches": "noisesparse.data.embedded",
-             "digits": "noisesparse.data.embedded", "text": "noisesparse.lm.text",
+             "digits": "noisesparse.data.embedded", "text": "noisesparse.data.corpus",
              "image_folder": "noisesparse.data.folder"}.get(kind, "noisesparse.data.downloaded")
-    # the catalog's own file, not every builder it dispatches to
-    return files(sorted({"noisesparse.data.catalog",
+    # the catalog's own file and the store that writes what it builds, not every builder
+    # the catalog dispatches to
+    return files(sorted({"noisesparse.data.catalog", "noisesparse.data.store",
                          *closure(entry, stop=("noisesparse.data.catalog",))}))
 
 
