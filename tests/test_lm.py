@@ -132,6 +132,14 @@ def test_text_dataset_needed(corpus):
         LMTrainer(_cfg(), data, torch.device("cpu"))
 
 
+def test_the_mlp_trainer_refuses_a_transformer(corpus, tmp_path):
+    """The CLI picks the trainer; called directly, the MLP's names the right one."""
+    from noisesparse.train import train_group
+    with pytest.raises(ConfigError, match="train_lm_group"):
+        train_group([_cfg()], corpus, [str(tmp_path / "a")], device="cpu")
+    assert not (tmp_path / "a").exists()
+
+
 def test_step_loop_has_no_host_syncs(corpus):
     """Noise after each LayerNorm is drawn with sigma kept on the host: no device sync."""
     from _host_syncs import HostSyncs

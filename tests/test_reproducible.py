@@ -24,14 +24,18 @@ DVC = str(BIN / "dvc")
 
 def test_training_depends_on_the_code_that_defines_it():
     stages = dvc_yaml_dict("smoke")["stages"]
-    core = {f"src/noisesparse/{m}.py" for m in
-            ("model", "train", "noise", "metrics", "evaluate", "optim", "config")}
+    shared = {f"src/noisesparse/{m}.py" for m in ("noise", "metrics", "config")}
+    mlp = {f"src/noisesparse/{m}.py" for m in ("model", "train", "evaluate", "optim")}
+    lm = {"src/noisesparse/lm/model.py", "src/noisesparse/lm/train.py"}
     for name, st in stages.items():
         d = set(st["deps"])
         if name.startswith("train_"):
-            assert core <= d, name
-            lm = {"src/noisesparse/lm/model.py", "src/noisesparse/lm/train.py"}
-            assert (lm <= d) == ("pydoc_text" in name), name  # the LM's own code, only its
+            assert shared <= d, name
+            # each trainer's own code, and only its own: neither imports the other
+            if "pydoc_text" in name:
+                assert lm <= d and not mlp & d, name
+            else:
+                assert mlp <= d and not lm & d, name
             assert not any("/data/" in p or "devices" in p or "paths" in p for p in d), name
             assert ("--precision tf32" in st["cmd"]) != ("pydoc_text" in name)
         elif name.startswith("data_"):
@@ -47,7 +51,7 @@ def test_declared_training_code_covers_what_training_imports():
     """The modules the trainer reaches are all declared, except those that change no number."""
     declared = set(deps.train_code("mlp"))
     for mod in ("noisesparse.train", "noisesparse.evaluate", "noisesparse.model"):
-        for m in deps._imports(mod) - deps.NEUTRAL:
+        for m in deps.imports(mod) - deps.NEUTRAL:
             if not m.startswith(("noisesparse.lm", "noisesparse.data")):
                 assert deps.files([m])[0] in declared, m
 
@@ -91,12 +95,17 @@ def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_pat
     model.write_text(model.read_text() + "\n# a change to the model\n")
     later = time.time() + 5
     os.utime(model, (later, later))
-    trains = {f"train_{g}" for g in plan.groups}
+    # the one-hidden-layer model: every group but the Transformer's, which has its own
+    lm = {f"train_{g}" for g, rids in plan.groups.items()
+          if plan.runs[rids[0]].arch == "transformer"}
+    trains = {f"train_{g}" for g in plan.groups} - lm
+    assert lm and trains
     snake = _snakemake_todo(root)
     assert {re.sub(r"\W", "_", t) for t in trains} <= snake
+    assert not {re.sub(r"\W", "_", t) for t in lm} & snake
     assert not any(s.startswith("data") for s in snake)
     dvc = _dvc_todo(root)
-    assert trains <= dvc and not any(s.startswith("data_") for s in dvc)
+    assert trains <= dvc and not lm & dvc and not any(s.startswith("data_") for s in dvc)
     model.write_text(model.read_text().replace("\n# a change to the model\n", ""))
     time.sleep(0.05)
     _fake_outputs(root, plan)  # as if re-run: up to date again for both

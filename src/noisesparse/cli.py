@@ -239,7 +239,6 @@ def cmd_train(args):
 
     from .data import load
     from .registry import build_plan
-    from .train import train_group
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = build_plan(args.profile, args.extras)
@@ -247,11 +246,20 @@ def cmd_train(args):
         raise ConfigError(f"no training group {args.group!r} in profile {args.profile}")
     configs = [plan.runs[r] for r in plan.groups[args.group]]
     data = load(configs[0].dataset)
-    train_group(configs, data, [paths.run_dir(c.run_id) for c in configs],
-                ckpt_path=paths.partial_ckpt(args.group),
-                device=args.device or plan.device, progress=not args.no_progress,
-                precision=args.precision or plan.precision,
-                compile=plan.compile if args.compile is None else args.compile)
+    out_dirs = [paths.run_dir(c.run_id) for c in configs]
+    device, progress = args.device or plan.device, not args.no_progress
+    compiled = plan.compile if args.compile is None else args.compile
+    if configs[0].arch == "transformer":  # the language model has its own trainer
+        from .lm.train import train_lm_group
+        if compiled:
+            log.info("torch.compile covers the one-hidden-layer network only: the "
+                     "Transformer group %s trains eagerly", args.group)
+        train_lm_group(configs, data, out_dirs, paths.partial_dir(args.group), device, progress)
+        return
+    from .train import train_group
+    train_group(configs, data, out_dirs, ckpt_path=paths.partial_ckpt(args.group),
+                device=device, progress=progress,
+                precision=args.precision or plan.precision, compile=compiled)
 
 
 def cmd_figure(args):

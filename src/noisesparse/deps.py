@@ -19,22 +19,29 @@ PKG = Path(__file__).resolve().parent
 SRC = "src/noisesparse"  # where the package's source lives in the project
 # Where and how, not what: paths, error types, device choice and locks, provenance records,
 # this module, the CLI, the package marker. A change there cannot change a result.
+# noisesparse.output too: it writes files atomically and puts each value into JSON as the
+# float it is (NaN and infinities as null, JSON having no number for them), so every
+# step's code reaches it but none of its numbers depend on it (tests/test_output.py holds
+# it to that); tracking it would retrain everything for a change to how a file is renamed.
 NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors", "noisesparse.devices",
            "noisesparse.provenance", "noisesparse.deps", "noisesparse.cli",
-           "noisesparse.__main__"}
+           "noisesparse.__main__", "noisesparse.output"}
 REFERENCE = "config/reference.yaml"
 
 
 def _module_file(mod: str) -> Path | None:
     rel = Path(*mod.split(".")[1:])
+    if rel == Path():  # the package itself
+        return PKG / "__init__.py"
     for p in (PKG / rel.with_suffix(".py"), PKG / rel / "__init__.py"):
         if p.exists():
             return p
     return None
 
 
-def _imports(mod: str) -> set[str]:
-    """noisesparse modules that `mod` imports anywhere in its source."""
+def imports(mod: str) -> set[str]:
+    """noisesparse modules that `mod` imports anywhere in its source, function-level
+    (lazy) imports included."""
     path = _module_file(mod)
     if path is None:
         return set()
@@ -59,6 +66,16 @@ def _imports(mod: str) -> set[str]:
     return {m for m in found if _module_file(m) is not None}
 
 
+def modules() -> list[str]:
+    """Every module of the package, by dotted name (a package by its __init__)."""
+    names = []
+    for p in sorted(PKG.rglob("*.py")):
+        parts = p.relative_to(PKG).with_suffix("").parts
+        names.append(".".join(("noisesparse",) + (parts[:-1] if parts[-1] == "__init__"
+                                                  else parts)))
+    return names
+
+
 @functools.cache
 def closure(*modules: str, stop: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The modules given and every noisesparse module they import, transitively, less
@@ -69,7 +86,7 @@ def closure(*modules: str, stop: tuple[str, ...] = ()) -> tuple[str, ...]:
         if m in seen or m.startswith(stop):
             continue
         seen.add(m)
-        todo.extend(_imports(m))
+        todo.extend(imports(m))
     return tuple(sorted(seen - NEUTRAL))
 
 
@@ -82,19 +99,19 @@ def train_code(arch: str) -> list[str]:
     """Source files that define a training group's results: the trainer, model, noise,
     optimiser, evaluation and metrics (the language model's own for a Transformer)."""
     # Training reads the built dataset (the data step's output), not the code that built
-    # it; the one-hidden-layer trainer dispatches to the language model's lazily.
-    if arch == "transformer":
-        return files(closure("noisesparse.lm.train", stop=("noisesparse.data",)))
-    return files(closure("noisesparse.train", stop=("noisesparse.data", "noisesparse.lm")))
+    # it. The CLI picks the trainer by architecture; neither imports the other.
+    trainer = "noisesparse.lm.train" if arch == "transformer" else "noisesparse.train"
+    return files(closure(trainer, stop=("noisesparse.data",)))
 
 
 def data_code(kind: str) -> list[str]:
     """The catalog and the module that builds a dataset of this kind (and what it uses)."""
     entry = {"natural_patches": "noisesparse.data.embedded",
-             "digits": "noisesparse.data.embedded", "text": "noisesparse.lm.text",
+             "digits": "noisesparse.data.embedded", "text": "noisesparse.data.corpus",
              "image_folder": "noisesparse.data.folder"}.get(kind, "noisesparse.data.downloaded")
-    # the catalog's own file, not every builder it dispatches to
-    return files(sorted({"noisesparse.data.catalog",
+    # the catalog's own file and the store that writes what it builds, not every builder
+    # the catalog dispatches to
+    return files(sorted({"noisesparse.data.catalog", "noisesparse.data.store",
                          *closure(entry, stop=("noisesparse.data.catalog",))}))
 
 

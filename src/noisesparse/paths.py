@@ -28,6 +28,11 @@ def partial_ckpt(group_id: str) -> str:
     return f"results/partial/{group_id}.pt"
 
 
+def partial_dir(group_id: str) -> str:
+    """A language-model group's checkpoints, one per run (its runs train one by one)."""
+    return f"results/partial/{group_id}"
+
+
 def figure_files(fig: str, tables=()) -> list[str]:
     """PNG, PDF, the figure's data (CSV, Markdown), then any further tables it declares."""
     return [f"figures/{fig}.png", f"figures/{fig}.pdf", f"results/tables/{fig}.csv",

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .output import write_text
 
 SUMMARY = "results/summary.json"
 TOLERANCES = "regression/tolerances.yaml"
@@ -63,12 +64,7 @@ def summarise(plan) -> dict:
 
 
 def write(summary: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n")
-    tmp.replace(path)
-    return path
+    return write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n", path)
 
 
 def read(path: str | Path) -> dict:

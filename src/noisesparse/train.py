@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from .errors import ConfigError
 from .evaluate import activity_sums, evaluate
 from .model import SparseNet
 from .optim import EnsembleOptimizer
+from .output import fmt, json_number, save_torch, write_text
 from .provenance import environment
 
 log = logging.getLogger("noisesparse")
@@ -51,25 +51,6 @@ def set_precision(precision: str, device: torch.device) -> str:
         torch.backends.cuda.matmul.allow_tf32 = precision != "fp32"
         torch.backends.cudnn.allow_tf32 = precision != "fp32"
     return precision
-
-
-def _atomic_save(obj, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _jsonable(v):
-    v = float(v)
-    return None if math.isnan(v) or math.isinf(v) else v
 
 
 class GroupTrainer:
@@ -284,11 +265,11 @@ class GroupTrainer:
             if self.step % c0.log_every == 0 or self.step == c0.steps:
                 self.log_metrics()
                 if ckpt_path and time.time() - last_ckpt > ckpt_every_s:
-                    _atomic_save(self.state(), ckpt_path)
+                    save_torch(self.state(), ckpt_path)
                     last_ckpt = time.time()
             if stop_after is not None and self.step >= stop_after:
                 if ckpt_path:
-                    _atomic_save(self.state(), ckpt_path)
+                    save_torch(self.state(), ckpt_path)
                 break
         bar.close()
         if self.device.type == "cuda":
@@ -320,14 +301,14 @@ class GroupTrainer:
                                  for name in self.history[0]})
             hist["step"] = hist["step"].astype(int)
             hist.insert(1, "epoch", hist["step"] / self.paper_epoch_steps)
-            _atomic_text(hist.to_csv(index=False), out / "history.csv")
-            _atomic_save({"config": cfg.to_dict(), "state": self.model.member_state(k)},
+            write_text(hist.to_csv(index=False), out / "history.csv")
+            save_torch({"config": cfg.to_dict(), "state": self.model.member_state(k)},
                          out / "model.pt")
             status = "ok" if self.diverged_at[k] is None else "diverged"
             rec = {
                 "run_id": cfg.run_id, "hash": cfg.hash, "status": status,
                 "diverged_at_step": self.diverged_at[k], "config": cfg.to_dict(),
-                "final": {name: (None if status == "diverged" else _jsonable(v[k]))
+                "final": {name: (None if status == "diverged" else json_number(v[k]))
                           for name, v in final.items()},
                 "train": {"device": str(self.device), "precision": self.precision,
                           "compiled": self.compiled,
@@ -336,15 +317,15 @@ class GroupTrainer:
                           "steps_per_s": round(self.steps_per_s, 2),
                           **environment(self.device)},
             }
-            _atomic_text(json.dumps(rec, indent=2), out / "metrics.json")
+            write_text(json.dumps(rec, indent=2), out / "metrics.json")
             records.append(rec)
             f = rec["final"]
             log.info("run %s [%s] sigma=%g active=%s (clean) %s (noisy) dead=%s (noisy pass) "
                      "silent=%s (clean pass) loss=%s | "
                      "%d steps, %.1f steps/s, %d member(s) on %s", cfg.run_id, status, cfg.sigma,
-                     _fmt(f.get("frac_active_clean")), _fmt(f.get("frac_active_noisy")),
-                     _fmt(f.get("frac_dead")), _fmt(f.get("frac_silent_clean")),
-                     _fmt(f.get("loss_clean")), self.step, self.steps_per_s, len(self.configs),
+                     fmt(f.get("frac_active_clean")), fmt(f.get("frac_active_noisy")),
+                     fmt(f.get("frac_dead")), fmt(f.get("frac_silent_clean")),
+                     fmt(f.get("loss_clean")), self.step, self.steps_per_s, len(self.configs),
                      self.device)
         return records
 
@@ -353,10 +334,6 @@ def paper_epoch_steps(n_train: int, batch_size: int) -> int:
     """Steps in one of the paper's epochs: ceil(n_train / batch), the partial batch kept
     (49 steps of batch 1,024 on CIFAR-10's 50,000 training images)."""
     return -(-n_train // batch_size)
-
-
-def _fmt(v):
-    return "nan" if v is None else f"{v:.4g}"
 
 
 def member_bytes(c: RunConfig, in_dim: int, out_dim: int, n_train: int) -> int:
@@ -386,16 +363,11 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
                 progress: bool = True, ckpt_every_s: float = 120.0,
                 precision: str = "tf32", compile: bool = False) -> list[dict]:
     """Train an ensemble to completion and write each run's results; returns the records."""
+    if configs[0].arch != "mlp":  # the language model has its own trainer
+        raise ConfigError(f"train_group trains one-hidden-layer networks; {configs[0].run_id} "
+                          f"is a {configs[0].arch}: train it with lm.train.train_lm_group")
     lease = acquire(device)
     try:
-        if configs[0].arch == "transformer":
-            from .lm.train import train_lm_group
-            if compile:
-                log.info("torch.compile covers the one-hidden-layer network only: the "
-                         "Transformer group %s trains eagerly", configs[0].run_id)
-            partial = str(Path(ckpt_path).with_suffix("")) if ckpt_path else "results/partial/lm"
-            return train_lm_group(configs, data, out_dirs, partial, lease.device, progress,
-                                  ckpt_every_s)
         dev = lease.device
         per_pass = members_per_pass(configs, data, free_bytes(dev), dev.type == "cuda")
         passes = [slice(i, i + per_pass) for i in range(0, len(configs), per_pass)]
@@ -410,7 +382,7 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
             trainer.fit(ckpt, ckpt_every_s=ckpt_every_s, progress=progress)
             records += trainer.write_results(out_dirs[part])
             if len(passes) > 1 and ckpt:  # a finished pass is not trained again on resume
-                _atomic_save(trainer.state(), ckpt)
+                save_torch(trainer.state(), ckpt)
             del trainer
     finally:
         lease.release()

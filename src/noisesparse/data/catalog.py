@@ -1,17 +1,14 @@
-"""Named datasets (config/datasets.yaml), how each is built, and the processed store.
+"""Named datasets (config/datasets.yaml) and how each is built into the processed store
+(store.py: one checked file per dataset, data/processed/<name>.pt).
 
-A processed dataset is one file data/processed/<name>.pt holding float32 inputs
-[M, D], optional int64 labels, and metadata; it loads with weights_only=True. The metadata
-records a SHA-256 of the tensors (`content_sha256`), computed when the file is written and
-checked when it is read, so a truncated or damaged file is an error that names the file and
-the command that rebuilds it, never a crash deep inside torch or silently wrong data.
+Builders live beside it (embedded, downloaded, corpus, folder) and are imported when a
+dataset of their kind is built; none imports the catalog back. A dataset built from
+another (a latents dataset's images) has that one built here first.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 from pathlib import Path
 
 import torch
@@ -19,12 +16,12 @@ import yaml
 
 from .. import paths
 from ..errors import ConfigError
-from . import embedded
+from . import embedded, store
+from .store import content_sha256, load  # noqa: F401  (the store, read through the catalog)
 
-TENSORS = ("x_train", "y_train", "x_test", "y_test")
 
 def _text(source: str, val_fraction: float, **download):
-    from ..lm.text import build_text
+    from .corpus import build_text
     return build_text(source, val_fraction, **download)
 
 
@@ -119,6 +116,9 @@ def build(name: str, out: str | None = None) -> str:
         raise ConfigError(f"dataset {name!r} ({kind}) must be downloaded; its download step "
                           "is not available in this version. Use an embedded dataset "
                           f"({', '.join(n for n in catalog() if KINDS[catalog()[n]['kind']][1])}).")
+    for src in sources(name):  # built first when missing (the pipeline has a step for it)
+        if not Path(paths.processed(src)).exists():
+            build(src)
     result = builder(**spec)
     x_tr, y_tr, x_te, y_te, shape = result[:5]
     extra = dict(result[5]) if len(result) > 5 else {}
@@ -130,50 +130,4 @@ def build(name: str, out: str | None = None) -> str:
         "meta": {"name": name, "kind": kind, "description": description, "shape": list(shape),
                  "n_classes": int(n_classes), **extra},
     }
-    blob["meta"]["content_sha256"] = content_sha256(blob)
-    out = out or paths.processed(name)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{out}.tmp{os.getpid()}"
-    torch.save(blob, tmp)
-    os.replace(tmp, out)  # atomic: a half-written dataset never carries the final name
-    return out
-
-
-def content_sha256(blob: dict) -> str:
-    """SHA-256 over the dtype, shape and bytes of each tensor of a processed dataset."""
-    h = hashlib.sha256()
-    for key in TENSORS:
-        t = blob.get(key)
-        h.update(f"{key}:{None if t is None else (str(t.dtype), tuple(t.shape))};".encode())
-        if t is not None:
-            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
-    return h.hexdigest()
-
-
-def _damaged(name: str, path: str, why: str) -> ConfigError:
-    return ConfigError(f"processed dataset {path} is damaged ({why}). Rebuild it: "
-                       f"`noisesparse data {name}` (it rewrites {path}), then run the "
-                       "workflow again.")
-
-
-def load(name: str, path: str | None = None) -> dict:
-    path = path or paths.processed(name)
-    if not Path(path).exists():
-        raise ConfigError(f"dataset {name!r} not built: {path} is missing "
-                          f"(run `noisesparse data {name}`)")
-    try:
-        blob = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as e:  # truncated zip, empty file, bytes torch cannot parse
-        raise _damaged(name, path, f"torch.load failed: {type(e).__name__}: "
-                       f"{str(e).splitlines()[0] if str(e) else 'unexpected end of file'}") from e
-    if not isinstance(blob, dict) or "meta" not in blob or any(k not in blob for k in TENSORS):
-        raise _damaged(name, path, "not a processed dataset: expected x_train, y_train, "
-                       "x_test, y_test and meta")
-    expected = blob["meta"].get("content_sha256")
-    if expected is None:  # written before checksums were recorded: nothing to compare
-        return blob
-    actual = content_sha256(blob)
-    if actual != expected:
-        raise _damaged(name, path, f"its tensors hash to sha256 {actual}, but {expected} "
-                       "was recorded when it was written")
-    return blob
+    return store.save(blob, out or paths.processed(name))

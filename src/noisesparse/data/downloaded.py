@@ -8,8 +8,6 @@ Each builder returns (x_train, y_train, x_test, y_test, shape, extra_meta).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..errors import ConfigError
@@ -66,15 +64,13 @@ def wikitext103(url: str | None = None, sha256: str | None = None, mirrors=()):
 def convmixer_latents(source: str = "cifar10", weights: dict | None = None, batch: int = 500,
                       device: str = "auto"):
     """256-d ConvMixer latents of both splits of the `source` dataset (CIFAR-format images:
-    CIFAR-10, or 32x32 colour natural-image patches), built first if
-    data/processed/<source>.pt is missing."""
-    from .. import devices, paths
-    from . import catalog, convmixer
+    CIFAR-10, or 32x32 colour natural-image patches), read from the store (the catalog
+    builds it first)."""
+    from .. import devices
+    from . import convmixer, store
 
-    wpath = convmixer.weights_file(weights)  # fail on missing weights before any big work
-    if not Path(paths.processed(source)).exists():
-        catalog.build(source)
-    data = catalog.load(source)
+    wpath = convmixer.weights_file(weights)  # fail on missing weights before embedding
+    data = store.load(source)
     shape = list(data["meta"]["shape"])
     if shape != [3, 32, 32]:
         raise ConfigError(f"convmixer_latents: source {source!r} has shape {shape}; the "

@@ -7,9 +7,6 @@ and scale that made it.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .. import paths  # noqa: E402
+from ..output import write_with  # noqa: E402
 
 plt.rcParams.update({
     "figure.dpi": 150, "savefig.dpi": 150, "font.size": 8.5, "axes.titlesize": 9,
@@ -105,13 +103,6 @@ def describe(plan, run_ids) -> str:
     return plan.describe(run_ids)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save(fig_id: str, fig, table: pd.DataFrame, plan, title: str, caption: str,
          extra_tables: dict[str, pd.DataFrame] | None = None) -> list[str]:
     """Write figures/<id>.png/.pdf and results/tables/<id>.csv/.md (plus any extra tables as
@@ -129,17 +120,17 @@ def save(fig_id: str, fig, table: pd.DataFrame, plan, title: str, caption: str,
                          f"declares {declared} (config/studies.yaml)")
     outs = paths.figure_files(fig_id)
     png, pdf, csv, md = (root / o for o in outs[:4])
-    _atomic_write(png, lambda p: fig.savefig(p, format="png"))
-    _atomic_write(pdf, lambda p: fig.savefig(p, format="pdf"))
+    write_with(png, lambda p: fig.savefig(p, format="png"))
+    write_with(pdf, lambda p: fig.savefig(p, format="pdf"))
     plt.close(fig)
-    _atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.6g"))
+    write_with(csv, lambda p: table.to_csv(p, index=False, float_format="%.6g"))
     text = [f"# {fig_id}. {title}", "", caption, "", _markdown(table)]
     for name, t in (extra_tables or {}).items():
-        _atomic_write(root / f"results/tables/{fig_id}_{name}.csv",
+        write_with(root / f"results/tables/{fig_id}_{name}.csv",
                       lambda p, t=t: t.to_csv(p, index=False, float_format="%.6g"))
         outs.append(f"results/tables/{fig_id}_{name}.csv")
         text += ["", f"## {name}", "", _markdown(t)]
-    _atomic_write(md, lambda p: p.write_text("\n".join(text) + "\n"))
+    write_with(md, lambda p: p.write_text("\n".join(text) + "\n"))
     return outs
 
 

@@ -23,9 +23,10 @@ from tqdm.auto import tqdm
 from .. import metrics as M
 from .. import noise as N
 from ..config import RunConfig
+from ..devices import acquire
 from ..errors import ConfigError
+from ..output import fmt, json_number, save_torch, write_text
 from ..provenance import environment
-from ..train import _atomic_save, _atomic_text, _fmt, _jsonable
 from .model import TransformerLM
 from .text import VOCAB
 
@@ -177,15 +178,15 @@ class LMTrainer:
             if self.step % c.log_every == 0 or self.step == c.steps:
                 self.log_metrics()
                 if ckpt_path and time.time() - last > ckpt_every_s:
-                    _atomic_save(self.state(), ckpt_path)
+                    save_torch(self.state(), ckpt_path)
                     last = time.time()
             if stop_after is not None and self.step >= stop_after:
                 if ckpt_path:
-                    _atomic_save(self.state(), ckpt_path)
+                    save_torch(self.state(), ckpt_path)
                 break
         bar.close()
         if ckpt_path and self.step >= c.steps:
-            _atomic_save(self.state(), ckpt_path)  # kept until the whole group is written
+            save_torch(self.state(), ckpt_path)  # kept until the whole group is written
         self.wall_s = time.time() - t0
         self.steps_per_s = (self.step - s0) / self.wall_s if self.wall_s > 0 else float("nan")
 
@@ -197,12 +198,12 @@ class LMTrainer:
         hist = pd.DataFrame(self.history)
         tokens_per_epoch = len(self.train_tokens)
         hist.insert(1, "epoch", hist["step"] * c.batch_size * c.context / tokens_per_epoch)
-        _atomic_text(hist.to_csv(index=False), out / "history.csv")
-        _atomic_save({"config": c.to_dict(), "state": self.model.state_dict()}, out / "model.pt")
+        write_text(hist.to_csv(index=False), out / "history.csv")
+        save_torch({"config": c.to_dict(), "state": self.model.state_dict()}, out / "model.pt")
         status = "ok" if self.diverged_at is None else "diverged"
         rec = {"run_id": c.run_id, "hash": c.hash, "status": status,
                "diverged_at_step": self.diverged_at, "config": c.to_dict(),
-               "final": {k: (None if status == "diverged" else _jsonable(v))
+               "final": {k: (None if status == "diverged" else json_number(v))
                          for k, v in final.items()},
                "train": {"device": str(self.device), "members": 1, "steps": self.step,
                          "wall_s": round(self.wall_s, 2), "steps_per_s": round(self.steps_per_s, 2),
@@ -210,25 +211,32 @@ class LMTrainer:
                          "precision": "tf32" if (self.device.type == "cuda" and
                                                  torch.backends.cuda.matmul.allow_tf32) else "fp32",
                          **environment(self.device)}}
-        _atomic_text(json.dumps(rec, indent=2), out / "metrics.json")
+        write_text(json.dumps(rec, indent=2), out / "metrics.json")
         f = rec["final"]
         log.info("run %s [%s] sigma=%g MLP active=%s (clean) %s (noisy) dead=%s val loss=%s | "
                  "%d steps, %.1f steps/s on %s", c.run_id, status, c.sigma,
-                 _fmt(f.get("frac_active_clean")), _fmt(f.get("frac_active_noisy")),
-                 _fmt(f.get("frac_dead")), _fmt(f.get("loss_clean")), self.step,
+                 fmt(f.get("frac_active_clean")), fmt(f.get("frac_active_noisy")),
+                 fmt(f.get("frac_dead")), fmt(f.get("loss_clean")), self.step,
                  self.steps_per_s, self.device)
         return rec
 
 
-def train_lm_group(configs, data, out_dirs, partial_dir: str, device: torch.device,
-                   progress: bool = True, ckpt_every_s: float = 120.0) -> list[dict]:
+def train_lm_group(configs, data, out_dirs, partial_dir: str,
+                   device: str | torch.device = "auto", progress: bool = True,
+                   ckpt_every_s: float = 120.0) -> list[dict]:
+    """Train a group's runs one after another, each checkpointed in partial_dir, and write
+    each run's results; returns the records."""
     records, ckpts = [], []
-    for cfg, out in zip(configs, out_dirs):
-        ckpt = os.path.join(partial_dir, f"{cfg.run_id}.pt")
-        ckpts.append(ckpt)
-        tr = LMTrainer(cfg, data, device)
-        tr.fit(ckpt, ckpt_every_s=ckpt_every_s, progress=progress)
-        records.append(tr.write_results(out))
+    lease = acquire(str(device))
+    try:
+        for cfg, out in zip(configs, out_dirs):
+            ckpt = os.path.join(partial_dir, f"{cfg.run_id}.pt")
+            ckpts.append(ckpt)
+            tr = LMTrainer(cfg, data, lease.device)
+            tr.fit(ckpt, ckpt_every_s=ckpt_every_s, progress=progress)
+            records.append(tr.write_results(out))
+    finally:
+        lease.release()
     for ckpt in ckpts:  # the group is complete: its run directories hold everything
         if os.path.exists(ckpt):
             os.remove(ckpt)
