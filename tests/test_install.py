@@ -40,7 +40,8 @@ def readme_set_up() -> tuple[list[str], str]:
 
 def _fresh_env() -> dict:
     """This shell's environment without the test's own venv: no VIRTUAL_ENV, PYTHONPATH or
-    NOISESPARSE_ROOT, and the venv's bin/ off PATH, so `python3` is the system's."""
+    NOISESPARSE_ROOT, and the venv's bin/ off PATH, so `python3` is the system's. pip's
+    settings stay (on GitHub, PIP_EXTRA_INDEX_URL: the CPU-only torch wheels)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "NOISESPARSE_ROOT")}
     here = {BIN.resolve(), BIN}
