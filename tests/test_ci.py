@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +13,29 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# .ci/run's own environment set-up; the workflow sets up Python its own way
-SETUP = ("python3 -m venv", ". .venv/bin/activate", "pip install", "set -", "cd ")
+# .ci/run's own environment set-up; the workflow sets up Python its own way (setup-python)
+SETUP = ("python3 -m venv", ". .venv/bin/activate", "set -", "cd ")
+INSTALL = ".ci/install"  # the one install, for .ci/run and every job of the workflow
+TORCH_INDEX = "PIP_EXTRA_INDEX_URL"  # the CPU-only torch wheels, set by the workflow only
 
 
 def _commands(text: str) -> list[str]:
+    text = re.sub(r"\\\n\s*", " ", text)  # continuation lines
     return [line.strip() for line in text.splitlines()
             if line.strip() and not line.strip().startswith("#")]
 
 
+def _workflow() -> dict:
+    return yaml.safe_load((REPO / ".github/workflows/ci.yml").read_text())
+
+
+def _pip_install_args(cmd: str) -> list[str]:
+    """A `pip install` command's requirements and options, without --quiet."""
+    return [w for w in shlex.split(cmd)[2:] if w not in ("--quiet", "-q")]
+
+
 def test_github_workflow_runs_the_commands_of_ci_run():
-    wf = yaml.safe_load((REPO / ".github/workflows/ci.yml").read_text())
+    wf = _workflow()
     steps = wf["jobs"]["smoke"]["steps"]
     runs = [c for s in steps if "run" in s for c in _commands(s["run"])]
     wanted = [c for c in _commands((REPO / ".ci/run").read_text()) if not c.startswith(SETUP)]
@@ -41,3 +56,42 @@ def test_snakefmt_and_lint_are_clean():
                          text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Lints for" not in res.stdout + res.stderr
+
+
+def test_ci_run_and_every_workflow_job_install_the_same_way():
+    """One install script for both; no other pip install anywhere; only the workflow names
+    the CPU-only torch index (.ci/run keeps pip's configured index); pip's cache is keyed on
+    pyproject.toml, where the dependencies are."""
+    run = _commands((REPO / ".ci/run").read_text())
+    assert INSTALL in run and not any(c.startswith("pip") for c in run)
+    assert TORCH_INDEX not in (REPO / ".ci/run").read_text()
+    for name, job in _workflow()["jobs"].items():
+        steps = job["steps"]
+        runs = [c for s in steps if "run" in s for c in _commands(s["run"])]
+        assert INSTALL in runs, name
+        assert not any(re.match(r"(python -m )?pip3? ", c) for c in runs), name
+        assert job["env"][TORCH_INDEX].startswith("https://"), name  # every pip of the job
+        py = next(s for s in steps if "setup-python" in s.get("uses", ""))["with"]
+        assert py["cache"] == "pip" and py["cache-dependency-path"] == "pyproject.toml", name
+        checkout = next(s for s in steps if "checkout" in s.get("uses", ""))
+        assert checkout["with"]["persist-credentials"] is False, name
+
+
+def test_the_install_script_is_the_readme_set_up_install():
+    from test_readme import SETUP as README_SETUP
+    from test_readme import readme_commands
+    setup = next(c for c in readme_commands((REPO / "README.md").read_text())
+                 if c.startswith("python3 -m venv"))
+    readme = [_pip_install_args(p.strip()) for p in setup.split("&&")
+              if README_SETUP.match(p.strip()) and p.strip().startswith("pip")]
+    script = [_pip_install_args(c) for c in _commands((REPO / INSTALL).read_text())
+              if c.startswith("pip install") and "--upgrade pip" not in c]
+    assert readme == script == [["-e", ".[dev]"]]
+
+
+def test_the_workflow_file_passes_its_schema_and_zizmor():
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    res = subprocess.run(["bash", ".ci/lint"], cwd=REPO, env=env, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "No findings to report" in res.stdout + res.stderr

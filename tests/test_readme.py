@@ -10,7 +10,8 @@ not run as written, and why:
 
 - environment set-up (`python3 -m venv`, `. .venv/bin/activate`, `pip install`): needs PyPI
   and a fresh environment; the test runs in the installed one, so those parts of a `&&`
-  chain are dropped and the rest runs;
+  chain are dropped and the rest runs (tests/test_install.py runs the set-up command itself,
+  in a fresh venv);
 - CI's scripts: the test suite (`pytest`, `.ci/run`), which holds this test, and
   `.ci/smoke`, which `.ci/run` runs after it;
 - GPU commands (`--resources gpu=N`, `profile=paper`): need GPUs and the paper profile's

@@ -1,4 +1,4 @@
-"""Claim 10's measurements: PGD attacks (torchattacks and our reference ascent), Gaussian
+"""Claim 10's measurements: PGD attacks (foolbox and our reference ascent), Gaussian
 noise at test time, the sparse decoder against the dense one, and the verdict's logic."""
 
 from __future__ import annotations
@@ -73,17 +73,56 @@ def test_an_attack_at_eps_zero_changes_nothing(classifier, autoencoder, held_out
 
 
 @pytest.mark.parametrize("norm", A.NORMS)
-def test_torchattacks_pgd_matches_the_reference_pgd(classifier, held_out, norm):
-    """torchattacks' PGD / PGDL2 and our minimal PGD (used for reconstructions), same random
-    start, same model: the same adversarial inputs. Data range [-1, 2] to exercise the
-    rescaling to torchattacks' unit box."""
+def test_foolbox_pgd_matches_the_reference_pgd(classifier, held_out, norm):
+    """foolbox's LinfPGD / L2PGD and our minimal PGD (used for reconstructions), same seed,
+    same model, foolbox's loss (cross-entropy summed over the batch): the same adversarial
+    inputs, bit for bit. Data range [-1, 2] to exercise the rescaling to the unit box."""
     x, y = held_out
     lo, hi = -1.0, 2.0
-    ours = A.pgd(lambda xa: torch.nn.functional.cross_entropy(classifier(xa)[2][0], y),
+    ours = A.pgd(lambda xa: torch.nn.functional.cross_entropy(classifier(xa)[2][0], y,
+                                                              reduction="sum"),
                  x, 0.1, norm, 10, lo, hi, seed=3)
     theirs = A.attack_classifier(classifier, x, y, 0.1, norm, 10, lo, hi, seed=3)
-    assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
+    assert torch.equal(ours, theirs)
     assert not torch.allclose(theirs, x, atol=1e-3)  # it did move the inputs
+    other = A.attack_classifier(classifier, x, y, 0.1, norm, 10, lo, hi, seed=4)
+    assert not torch.equal(other, theirs)  # the seed sets the random start
+
+
+def test_the_l2_random_start_is_uniform_in_the_ball():
+    """foolbox's L2 start: a uniform point of the n-ball, so the radius r has
+    P(r <= t * eps) = t^n (n = 2: the median radius is eps / sqrt(2), not eps / 2 as for a
+    uniform radius); and every start lies in the ball."""
+    u0 = torch.full((20000, 2), 0.5)
+    torch.manual_seed(0)
+    r = (A._random_start(u0, 0.1, "l2") - u0).norm(dim=1)
+    assert r.max() <= 0.1 + 1e-7
+    assert float(r.median()) == pytest.approx(0.1 / math.sqrt(2), rel=0.02)
+    d = A._random_start(u0, 0.1, "linf") - u0
+    assert d.abs().max() <= 0.1 + 1e-7 and float(d.abs().mean()) == pytest.approx(0.05, rel=0.02)
+
+
+def test_an_attack_leaves_the_parameters_and_the_callers_generator_alone(classifier,
+                                                                        held_out):
+    x, y = held_out
+    for p in classifier.parameters():
+        p.requires_grad_(True)
+        p.grad = None
+    try:
+        state = torch.random.get_rng_state()
+        A.attack_classifier(classifier, x, y, 0.1, "l2", 2, 0.0, 1.0)
+        assert torch.equal(torch.random.get_rng_state(), state)
+        assert all(p.grad is None and p.requires_grad for p in classifier.parameters())
+    finally:
+        for p in classifier.parameters():
+            p.requires_grad_(False)
+
+
+def test_inputs_outside_the_attack_box_are_a_clear_error(classifier, held_out):
+    x, y = held_out
+    with pytest.raises(ConfigError, match="outside the attack box"):
+        A.attack_classifier(classifier, x + 2, y, 0.1, "linf", 10, 0.0, 1.0)
+    assert A.data_range(torch.tensor([0.0, 1.0]), torch.tensor([-0.5, 0.2])) == (-0.5, 1.0)
 
 
 @pytest.mark.parametrize("norm", A.NORMS)

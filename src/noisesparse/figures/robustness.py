@@ -56,7 +56,7 @@ def _robustness_rows(plan) -> pd.DataFrame:
         cfg, net = load_model(r["run_id"])
         if cfg.dataset not in data:
             d = load_data(cfg.dataset)
-            data[cfg.dataset] = (d, A.data_range(d["x_train"]))
+            data[cfg.dataset] = (d, A.data_range(d["x_train"], d["x_test"][:n_in]))
         d, (lo, hi) = data[cfg.dataset]
         x = d["x_test"][:n_in]
         y = d["y_test"][:n_in] if cfg.task == "classification" else None
@@ -108,10 +108,10 @@ def f19_robustness(plan, fig_id, title):
                f"`robustness` study) lose accuracy, reconstruction networks (`sigma_sweep`) gain "
                f"error against the clean input. PGD with {_var(plan, 'attack_steps')} steps of "
                "2.5ε/steps from a random start, the authors' ε grid and step count (their "
-               "TrentBrick/SparsityFromNoise exp_commands/Adv_Robustness_*); torchattacks' PGD "
-               "and PGDL2 on the true label for classifiers, the same ascent on the "
-               "reconstruction error for reconstructions; inputs kept in the training data's "
-               "[min, max]. Per input, the worst case over every ε' ≤ ε (the ε-ball holds the "
+               "TrentBrick/SparsityFromNoise exp_commands/Adv_Robustness_*); foolbox's LinfPGD "
+               "and L2PGD on the true label for classifiers, the same ascent on the "
+               "reconstruction error for reconstructions; inputs kept in the [min, max] of the "
+               "training and attacked inputs. Per input, the worst case over every ε' ≤ ε (the ε-ball holds the "
                "smaller ones; raw per-ε values in the table). Right: Gaussian noise added at "
                f"test time (mean of 4 draws). {_var(plan, 'attack_inputs')} held-out inputs per "
                f"network; mean over seeds, band min-max.\n{S.describe(plan, list(runs['run_id'].unique()))}.")
