@@ -30,8 +30,8 @@ import torch
 
 from . import metrics as M
 
-FINAL_INPUTS = 2048  # held-out inputs at the end of training (the first ones of x_test)
-FINAL_PAIRS = 8  # antithetic noise pairs per input at the end of training
+FINAL_INPUTS = 1024  # held-out inputs at the end of training (the first ones of x_test)
+FINAL_PAIRS = 4  # antithetic noise pairs per input at the end of training
 HISTORY_INPUTS = 256  # at each log step: the first of the history's held-out inputs
 HISTORY_PAIRS = 2  # the fewest that give a standard error
 GRAM_ELEMENTS = 1 << 22  # rows of G1 * G2 are built in blocks of at most this many entries
