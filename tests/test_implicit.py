@@ -178,3 +178,26 @@ def test_claim_9_without_implicit_columns_is_judged_on_preactivations(monkeypatc
     df = _runs().drop(columns=[c for c in _runs().columns if c.startswith("implicit")])
     r = _judge(monkeypatch, df)
     assert r["verdict"] == "agrees" and "Implicit" not in r["measured"]
+
+
+# ---- the trainer records them ----------------------------------------------------------
+
+def test_trainer_records_the_terms_for_relu_reconstruction_only(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from noisesparse.data import build, load
+    from noisesparse.train import GroupTrainer
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(Path(__file__).resolve().parents[1]))
+    data = load("natural_grey6", path=build("natural_grey6", out=str(tmp_path / "d.pt")))
+    small = {"dataset": "natural_grey6", "width": 16, "steps": 20, "batch_size": 32,
+             "log_every": 10, "eval_size": 64, "lr": 3e-3}
+    cfgs = [make_run_config({**small, "sigma": s}) for s in (0.0, 0.5)]
+    tr = GroupTrainer(cfgs, data, torch.device("cpu"))
+    tr.fit(progress=False)
+    final = tr.final_metrics()
+    assert math.isnan(final["implicit_excess"][0].item())  # sigma 0: no terms
+    assert final["implicit_excess_se"][1].item() > 0
+    assert all(len(row["implicit_first_order"]) == 2 for row in tr.history)  # every log step
+    gelu = GroupTrainer([make_run_config({**small, "sigma": 0.5, "activation": "gelu"})], data,
+                        torch.device("cpu"))
+    assert not gelu.implicit and not any(k.startswith("implicit") for k in gelu.final_metrics())
