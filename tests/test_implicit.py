@@ -46,6 +46,7 @@ def test_no_unit_near_its_threshold_excess_is_the_first_order_penalty():
     assert 0 < se < 0.05 * 1.625  # 3,200 pairs: the estimate is sharp enough to tell
     assert abs(r["implicit_excess"][0].item() - 1.625) < Z * se
     assert abs(r["implicit_remainder"][0].item()) < Z * se
+    assert abs(r["implicit_shift"][0].item()) < 1e-5  # no flips: eps and -eps cancel exactly
     assert r["implicit_flip_off"][0].item() == 0 and r["implicit_flip_on"][0].item() == 0
     assert all(math.isnan(v[1].item()) for v in r.values())  # sigma 0: nothing to measure
 
@@ -68,6 +69,22 @@ def test_a_unit_at_its_threshold_is_all_remainder():
     # fraction is 0.5 whatever the draws
     assert r["implicit_flip_on"].item() == pytest.approx(0.5)
     assert math.isnan(r["implicit_flip_off"].item())
+    assert r["implicit_shift"].item() == 0.0  # f(0) = 0 is the target: no error to shift
+
+
+def test_the_mean_shift_of_a_unit_at_its_threshold():
+    # As above with b2 = c = -0.5: f(0) = c, so r = c. delta = relu(eps), and the excess is
+    # E[2 c relu(eps) + relu(eps)^2] = 2 c sigma / sqrt(2 pi) + sigma^2 / 2; at sigma 1 the
+    # mean shift is -1 / sqrt(2 pi) = -0.3989 and the excess 0.5 - 0.3989 = 0.1011: the
+    # shift makes the remainder smaller than the flip variance alone.
+    one = torch.ones(1, 1, 1)
+    x = torch.zeros(100, 1)
+    r = I.implicit_terms(one, torch.zeros(1, 1), one, torch.full((1, 1), -0.5), x,
+                         torch.tensor([1.0]), _gens(1), pairs=40)
+    se = r["implicit_excess_se"].item()
+    assert abs(r["implicit_excess"].item() - (0.5 - 1 / math.sqrt(2 * math.pi))) < Z * se
+    # the shift alone: c |eps| per pair, sd 0.5 * 0.60 over 4,000 pairs: se 0.005
+    assert r["implicit_shift"].item() == pytest.approx(-1 / math.sqrt(2 * math.pi), abs=0.02)
 
 
 @pytest.mark.parametrize("block", [1 << 22, 7], ids=["one block", "blocks of 1 row"])
@@ -137,7 +154,8 @@ def _runs(coef=(0.04, 0.01, 0.002), active=(0.4, 0.2, 0.05), share=(1.1, 0.7, 0.
                      "frac_active_clean": active[i], "implicit_excess": excess,
                      "implicit_excess_se": 1e-4, "implicit_diag": diag,
                      "implicit_overlap": first - diag, "implicit_first_order": first,
-                     "implicit_remainder": excess - first, "implicit_flip_off": flips[i],
+                     "implicit_remainder": excess - first, "implicit_shift": 0.0,
+                     "implicit_flip_off": flips[i],
                      "implicit_flip_on": flips[i] / 2})
     rows.append({**rows[0], "run_id": "r0s", "sigma": 0.0, **{k: float("nan") for k in rows[0]
                                                               if k.startswith("implicit")}})

@@ -13,7 +13,9 @@ d^T (G1 * G2) d: its diagonal, sum over active i of ||w1_i||^2 ||w2_i||^2 (the
 post-activation variance penalty: it falls with every unit switched off, sparsity), and its
 off-diagonal pairs (w1_i . w1_j)(w2_i . w2_j) (overlap: they fall as active units' weights
 stop overlapping, specialisation). Units that change state under the noise make up the rest
-of the measured excess (the remainder); pre-activations far from 0 (margin) rarely flip.
+of the measured excess (the remainder); pre-activations far from 0 (margin) rarely flip. Part
+of the remainder is the mean shift: flips make E f(x + eps) differ from f(x), which adds
+2 (f(x) - x) . (E f(x + eps) - f(x)), measured beside it.
 
 Units: those of `loss_clean`, the per-sample squared error AVERAGED over the O output dims
 (metrics.mse), so every term here is the summed form divided by O.
@@ -85,15 +87,23 @@ def implicit_terms(w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: tor
     the cross term 2 r . (W2 D W1 eps), which has mean 0, the noisiest part of each draw.
     implicit_diag, implicit_overlap: sigma^2 / O times the two parts of ||W2 D W1||_F^2;
     implicit_first_order their sum; implicit_remainder = excess - first order (flips).
+    implicit_shift: the part of the excess (all of it in the remainder) from the mean shift
+    of the output, 2 r . E[delta] with r = f(x) - x and delta = f(x + eps) - f(x): 0 unless
+    units flip (the linear part of delta has mean 0). ReLU is convex, so noise raises each
+    unit's mean output, E relu(pre + W1 eps) >= relu(pre) (the positive mean shift the paper
+    names); a network trained on noisy inputs can set its clean error r against it.
     implicit_flip_off / _on: of the units active (inactive) on the clean input, the fraction
     the noise turns off (on) (metrics.sign_flips of the clean and noisy pre-activations).
     Members with sigma 0 get NaN: there is no noise whose terms to measure."""
     if pairs < 2:
         raise ValueError(f"need at least 2 antithetic pairs for a standard error, got {pairs}")
     K, O, B = w1.shape[0], w2.shape[1], len(x)
+    if len(generators) != K or sigma.shape != (K,):
+        raise ValueError(f"{K} networks need {K} sigmas and {K} generators, got "
+                         f"{tuple(sigma.shape)} and {len(generators)}")
     dev = x.device
     sums = {k: torch.zeros(K, device=dev) for k in (
-        "excess", "var", "diag", "overlap", "flip_off", "flip_on")}
+        "excess", "var", "diag", "overlap", "shift", "flip_off", "flip_on")}
     for i in range(0, B, chunk):
         xc = x[i:i + chunk].expand(K, -1, -1)  # [K, b, D]
         pre = torch.baddbmm(b1.unsqueeze(1), xc, w1.transpose(1, 2))  # [K, b, N]
@@ -114,7 +124,9 @@ def implicit_terms(w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: tor
                 # loss(x + eps) - loss(x) = 2 r . delta + |delta|^2 with delta = f(x+eps) - f(x),
                 # computed from delta directly: no cancellation of two nearly equal losses
                 delta = torch.bmm(torch.relu(pre_n) - z, w2.transpose(1, 2))
-                pair = pair + 0.5 * (2 * resid * delta + delta.pow(2)).mean(-1)  # [K, b]
+                cross = (resid * delta).mean(-1)  # [K, b]
+                sums["shift"] += cross.sum(-1) / pairs  # 0.5 * 2 r . delta, over the pair
+                pair = pair + 0.5 * (2 * cross + delta.pow(2).mean(-1))
                 for name, v in M.sign_flips(pre, pre_n).items():
                     sums[name] += v * xc.shape[1] / (2 * pairs)  # chunk-weighted, as evaluate
             draws.append(pair)
@@ -128,6 +140,7 @@ def implicit_terms(w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: tor
            "implicit_overlap": scale * sums["overlap"] / B}
     res["implicit_first_order"] = res["implicit_diag"] + res["implicit_overlap"]
     res["implicit_remainder"] = res["implicit_excess"] - res["implicit_first_order"]
+    res["implicit_shift"] = sums["shift"] / B
     res["implicit_flip_off"] = sums["flip_off"] / B
     res["implicit_flip_on"] = sums["flip_on"] / B
     off = sigma <= 0

@@ -58,8 +58,8 @@ def implicit_checks(df: pd.DataFrame) -> tuple[str, list[bool]]:
     if ok.empty:
         return "", []
     cols = ["implicit_excess", "implicit_excess_se", "implicit_diag", "implicit_overlap",
-            "implicit_first_order", "implicit_remainder", "implicit_flip_off",
-            "implicit_flip_on", "frac_active_clean"]
+            "implicit_first_order", "implicit_remainder", "implicit_shift",
+            "implicit_flip_off", "implicit_flip_on", "frac_active_clean"]
     t = ok.groupby("sigma")[cols].mean().sort_index()
     coef = t["implicit_diag"] / t.index.values ** 2
     share = t["implicit_first_order"] / t["implicit_excess"]
@@ -75,7 +75,8 @@ def implicit_checks(df: pd.DataFrame) -> tuple[str, list[bool]]:
         f"sigma {s:g}: excess {t.loc[s, 'implicit_excess']:.3g} (se "
         f"{t.loc[s, 'implicit_excess_se']:.1g}), first order {share[s]:.0%} of it (diagonal "
         f"{t.loc[s, 'implicit_diag']:.3g}, overlap {t.loc[s, 'implicit_overlap']:.3g}), "
-        f"remainder {t.loc[s, 'implicit_remainder']:.3g}, flips off/on "
+        f"remainder {t.loc[s, 'implicit_remainder']:.3g} (mean shift "
+        f"{t.loc[s, 'implicit_shift']:.3g}), flips off/on "
         f"{t.loc[s, 'implicit_flip_off']:.1%}/{t.loc[s, 'implicit_flip_on']:.1%}, diagonal "
         f"coefficient {coef[s]:.3g}, active {t.loc[s, 'frac_active_clean']:.3f}"
         for s in t.index)

@@ -11,11 +11,12 @@ from ..results import load_final, load_history
 from . import style as S
 
 TERMS = ["implicit_excess", "implicit_excess_se", "implicit_diag", "implicit_overlap",
-         "implicit_first_order", "implicit_remainder", "implicit_flip_off", "implicit_flip_on",
-         "frac_active_clean", "loss_clean"]
+         "implicit_first_order", "implicit_remainder", "implicit_shift", "implicit_flip_off",
+         "implicit_flip_on", "frac_active_clean", "loss_clean"]
 SHARES = {"diag_share": ("diagonal (variance: sparsity)", "-", "o"),
           "overlap_share": ("overlap (specialisation)", "--", "s"),
-          "remainder_share": ("remainder (units flipping)", ":", "^")}
+          "remainder_share": ("remainder (units flipping)", ":", "^"),
+          "shift_share": ("of which mean shift", "-.", "v")}
 ROWS = {"neuron": ("per-neuron bias (main sweep + preactivations study)",
                    ("sigma_sweep", "preactivations")),
         "shared": ("one shared bias (shared_bias study)", ("shared_bias",))}
@@ -33,7 +34,8 @@ def _final(runs) -> pd.DataFrame:
     df = df[df["sigma"] > 0].copy()  # at sigma 0 there is no noise whose terms to measure
     df["diag_coefficient"] = df["implicit_diag"] / df["sigma"] ** 2
     for share, part in (("diag_share", "implicit_diag"), ("overlap_share", "implicit_overlap"),
-                        ("remainder_share", "implicit_remainder")):
+                        ("remainder_share", "implicit_remainder"),
+                        ("shift_share", "implicit_shift")):
         df[share] = df[part] / df["implicit_excess"]
     return df
 
@@ -69,7 +71,8 @@ def f21_implicit(plan, fig_id, title):
         S.sigma_axis(ax)
         ax.set_ylabel("share of the excess noisy loss")
         ax.set_title(f"{'ac'[i]}. {label}", fontsize=7.5)
-        # (b, d) over training, seed 0 per sigma: clean loss vs first-order penalty
+        ax.legend(fontsize=5.5)
+        # (b, d) over training, mean over seeds per sigma: clean loss vs first-order penalty
         h = load_history(runs)
         h = h[(h["status"] == "ok") & (h["sigma"] > 0)]
         h = h.groupby(["sigma", "step", "epoch"])[
@@ -83,7 +86,7 @@ def f21_implicit(plan, fig_id, title):
             ax.plot(g["epoch"], g["implicit_first_order"], "--", color=colours.get(s))
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (clean) — / penalty - -")
+        ax.set_ylabel("clean loss (solid), penalty (dashed)")
         ax.set_title(f"{'bd'[i]}. over training: clean loss (solid) vs penalty (dashed)",
                      fontsize=7.5)
         ax.legend(ncol=2, fontsize=5.5)
@@ -103,9 +106,10 @@ def f21_implicit(plan, fig_id, title):
         "available): if no unit changes state, E‖f(x+ε)−x‖² − ‖f(x)−x‖² = σ²‖W2 D(x) W1‖²_F, "
         "split into its diagonal Σ_active ‖w1_i‖²‖w2_i‖² (the variance penalty: sparsity) and "
         "the overlap of active units' weights (specialisation); units that flip under the noise "
-        "leave the remainder (margin keeps them few). (a, c) each part's share of the measured "
+        "leave the remainder (margin keeps them few), part of it the mean shift "
+        "2 (f(x)−x)·(E f(x+ε)−f(x)) that ReLU's convexity brings. (a, c) each part's share of the measured "
         "excess (Monte Carlo, antithetic draws; standard errors in the table), with the share of "
-        "active units the noise turns off; (b, d) seed 0 per σ over training: clean loss "
+        "active units the noise turns off; (b, d) over training (mean over seeds per σ): clean loss "
         "(solid) and the first-order penalty (dashed), both mean squared error per output "
         "dimension; right: the diagonal penalty with σ² factored out vs the fraction active. "
         "σ = 0 runs have no terms. Only ReLU reconstruction networks with Gaussian noise are "
