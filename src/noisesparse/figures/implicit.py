@@ -13,10 +13,11 @@ from . import style as S
 TERMS = ["implicit_excess", "implicit_excess_se", "implicit_diag", "implicit_overlap",
          "implicit_first_order", "implicit_remainder", "implicit_shift", "implicit_flip_off",
          "implicit_flip_on", "frac_active_clean", "loss_clean"]
-SHARES = {"diag_share": ("diagonal (variance: sparsity)", "-", "o"),
-          "overlap_share": ("overlap (specialisation)", "--", "s"),
-          "remainder_share": ("remainder (units flipping)", ":", "^"),
-          "shift_share": ("of which mean shift", "-.", "v")}
+# The measured excess is exactly the sum of these four parts (the remainder split in two).
+PARTS = {"implicit_diag": ("diagonal (variance: sparsity)", 0),
+         "implicit_overlap": ("overlap (specialisation)", 1),
+         "flip_variance": ("flip variance (remainder − shift)", 2),
+         "implicit_shift": ("mean shift (remainder)", 3)}
 ROWS = {"neuron": ("per-neuron bias (main sweep + preactivations study)",
                    ("sigma_sweep", "preactivations")),
         "shared": ("one shared bias (shared_bias study)", ("shared_bias",))}
@@ -33,10 +34,14 @@ def _final(runs) -> pd.DataFrame:
                           "terms were measured): retrain them with `snakemake --cores 2`")
     df = df[df["sigma"] > 0].copy()  # at sigma 0 there is no noise whose terms to measure
     df["diag_coefficient"] = df["implicit_diag"] / df["sigma"] ** 2
-    for share, part in (("diag_share", "implicit_diag"), ("overlap_share", "implicit_overlap"),
-                        ("remainder_share", "implicit_remainder"),
-                        ("shift_share", "implicit_shift")):
-        df[share] = df[part] / df["implicit_excess"]
+    df["flip_variance"] = df["implicit_remainder"] - df["implicit_shift"]
+    df["first_order_share"] = df["implicit_first_order"] / df["implicit_excess"]
+    # Shares of the gross terms (sum of |part|): well defined where the excess is near 0 or
+    # negative (a network trained on noise can set its clean output against the mean shift)
+    gross = sum(df[p].abs() for p in PARTS)
+    for p in PARTS:
+        df[f"{p}_of_gross"] = df[p] / gross
+    df["excess_of_gross"] = df["implicit_excess"] / gross
     return df
 
 
@@ -56,22 +61,32 @@ def f21_implicit(plan, fig_id, title):
             continue
         used += runs
         df = finals[bias]
-        t = S.summarise(df, ["sigma"], TERMS + ["diag_coefficient", *SHARES])
+        t = S.summarise(df, ["sigma"], TERMS + [
+            "diag_coefficient", "flip_variance", "first_order_share", "excess_of_gross",
+            *(f"{p}_of_gross" for p in PARTS)])
         t.insert(0, "bias", bias)
         tables.append(t)
-        # (a, c) shares of the measured excess, per sigma
+        # (a, c) the four parts per sigma as signed stacked bars, shares of the gross terms;
+        # the measured excess (their sum) as a black diamond
         ax = axes[i, 0]
-        for share, (lab, ls, mk) in SHARES.items():
-            S.curve(ax, t["sigma"], t[f"{share}_mean"], t[f"{share}_min"], t[f"{share}_max"],
-                    label=lab, ls=ls, marker=mk)
-        ax.plot(t["sigma"], t["implicit_flip_off_mean"], "x-", color="0.55", lw=0.8,
-                label="flip rate: active units turned off")
-        ax.axhline(0, color="0.5", lw=0.6)
-        ax.axhline(1, color="0.5", lw=0.6, ls=":")
-        S.sigma_axis(ax)
-        ax.set_ylabel("share of the excess noisy loss")
+        pos = range(len(t))
+        up, down = [0.0] * len(t), [0.0] * len(t)
+        for p, (lab, c) in PARTS.items():
+            v = t[f"{p}_of_gross_mean"].fillna(0).values
+            base = [u if x >= 0 else d for x, u, d in zip(v, up, down)]
+            ax.bar(pos, v, bottom=base, color=S.CATEGORICAL[c], width=0.7, label=lab)
+            up = [u + max(x, 0) for x, u in zip(v, up)]
+            down = [d + min(x, 0) for x, d in zip(v, down)]
+        ax.plot(pos, t["excess_of_gross_mean"], "D", color="k", ms=4,
+                label="measured excess (= the sum)")
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.set_xticks(list(pos), [f"{s:g}" for s in t["sigma"]])
+        ax.set_xlabel(S.SIGMA_LABEL)
+        ax.set_ylabel("share of Σ|part|")
         ax.set_title(f"{'ac'[i]}. {label}", fontsize=7.5)
-        ax.legend(fontsize=5.5)
+        ax.set_ylim(min(down) - 0.1, 1.8)  # the legend sits above the bars (at most 1 high)
+        ax.set_yticks([v for v in (-1, -0.5, 0, 0.5, 1) if v >= min(down) - 0.1])
+        ax.legend(fontsize=5.2, loc="upper center", ncol=2)
         # (b, d) over training, mean over seeds per sigma: clean loss vs first-order penalty
         h = load_history(runs)
         h = h[(h["status"] == "ok") & (h["sigma"] > 0)]
@@ -106,10 +121,13 @@ def f21_implicit(plan, fig_id, title):
         "available): if no unit changes state, E‖f(x+ε)−x‖² − ‖f(x)−x‖² = σ²‖W2 D(x) W1‖²_F, "
         "split into its diagonal Σ_active ‖w1_i‖²‖w2_i‖² (the variance penalty: sparsity) and "
         "the overlap of active units' weights (specialisation); units that flip under the noise "
-        "leave the remainder (margin keeps them few), part of it the mean shift "
-        "2 (f(x)−x)·(E f(x+ε)−f(x)) that ReLU's convexity brings. (a, c) each part's share of the measured "
-        "excess (Monte Carlo, antithetic draws; standard errors in the table), with the share of "
-        "active units the noise turns off; (b, d) over training (mean over seeds per σ): clean loss "
+        "leave the remainder (margin keeps them few): a mean shift 2 (f(x)−x)·(E f(x+ε)−f(x)), "
+        "ReLU being convex, and the flip variance, the rest. (a, c) The four parts per σ, each "
+        "a share of their summed magnitudes, stacked with their signs; the diamond is the "
+        "measured excess (Monte Carlo, antithetic draws), which they sum to. Shares of the "
+        "excess itself and standard errors are in the table (the excess can be near 0 or "
+        "negative: a network trained on noise sets its clean output against the mean shift). "
+        "(b, d) over training (mean over seeds per σ): clean loss "
         "(solid) and the first-order penalty (dashed), both mean squared error per output "
         "dimension; right: the diagonal penalty with σ² factored out vs the fraction active. "
         "σ = 0 runs have no terms. Only ReLU reconstruction networks with Gaussian noise are "
