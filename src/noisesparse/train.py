@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import implicit
 from . import metrics as M
 from . import noise as N
 from .config import MEMBER_FIELDS, RunConfig
@@ -109,6 +110,7 @@ class GroupTrainer:
                      "training, so the forward pass stays eager")
         self._loss_fn = torch.compile(self._loss) if self.compiled else self._loss
         self._first_compiled_step = compile  # compilation happens (or fails) there
+        self.implicit = implicit.applies(c0) is None  # claim 9's loss terms describe it
 
     # -- schedule -----------------------------------------------------------------------
     def sigma_now(self, step: int) -> torch.Tensor:
@@ -195,6 +197,10 @@ class GroupTrainer:
         ev = evaluate(self.model, self.x_test[:c0.eval_size],
                       None if self.y_test is None else self.y_test[:c0.eval_size], sig,
                       c0.noise, [c.seed for c in self.configs], c0.act_threshold)
+        if self.implicit:  # claim 9's implicit loss terms, few inputs and draws (cheap)
+            x = self.x_test[:min(c0.eval_size, implicit.HISTORY_INPUTS)]
+            ev.update(implicit.measure(self.model, x, sig, [c.seed for c in self.configs],
+                                       implicit.HISTORY_PAIRS))
         train_loss = self.loss_acc / max(self.loss_n, 1) if self.loss_n else ev["loss_noisy"]
         self.loss_acc.zero_()
         self.loss_n = 0
@@ -288,8 +294,12 @@ class GroupTrainer:
         dead = M.dead_mask(activity_sums(self.model, self.x, c0.act_threshold, c0.noise,
                                          sigma, seeds))
         silent = M.dead_mask(activity_sums(self.model, self.x, c0.act_threshold))
-        return evaluate(self.model, self.x_test, self.y_test, sigma, c0.noise, seeds,
-                        c0.act_threshold, dead=dead, silent=silent)
+        res = evaluate(self.model, self.x_test, self.y_test, sigma, c0.noise, seeds,
+                       c0.act_threshold, dead=dead, silent=silent)
+        if self.implicit:  # claim 9's implicit loss terms at the final sigma (NaN at 0)
+            res.update(implicit.measure(self.model, self.x_test[:implicit.FINAL_INPUTS], sigma,
+                                        seeds, implicit.FINAL_PAIRS))
+        return res
 
     def write_results(self, out_dirs: list[str]) -> list[dict]:
         final = {k: v.detach().float().cpu() for k, v in self.final_metrics().items()}

@@ -1,11 +1,11 @@
-"""Every figure of the paper (F1-F18), the Transformer's per-layer figure, and claim 10's
-robustness (F19) and efficiency (F20) figures, each a small function that reads run results
-and writes PNG + PDF + its data table (CSV + Markdown)."""
+"""Every figure of the paper (F1-F18), the Transformer's per-layer figure, claim 10's
+robustness (F19) and efficiency (F20) figures and claim 9's implicit loss terms (F21), each a
+small function that reads run results and writes PNG + PDF + its data table (CSV + Markdown)."""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
-from . import curves, robustness, table, weights
+from . import curves, implicit, robustness, table, weights
 
 DRAW = {
     "F1": curves.f1_training, "F2": curves.f2_width, "F3": curves.f3_datasets,
@@ -16,7 +16,7 @@ DRAW = {
     "F12": curves.f12_inhibition, "F13": weights.f13_preactivations, "F14": curves.f14_dead,
     "F15": curves.f15_optimisers, "F16": weights.f16_reconstructions, "F17": weights.f17_norms,
     "F18": table.f18_replication, "F19": robustness.f19_robustness,
-    "F20": robustness.f20_efficiency,
+    "F20": robustness.f20_efficiency, "F21": implicit.f21_implicit,
 }
 
 
