@@ -67,6 +67,9 @@ def test_tiny_fractions_and_losses_move_against_their_floors():
     # floor / 10% = 0.05, -0.002 / 0.05 = -4%
     steps = [0, 80, 100]
     assert C.relative_change(0.004, 0.002, C.FRAC_FLOOR) == pytest.approx(-0.04)
+    # no floor and a start at exactly 0: any move is infinite, none is 0
+    assert C.relative_change(0.0, 1e-9, 0.0) == math.inf
+    assert C.relative_change(0.0, 0.0, 0.0) == 0.0
     # above the floor the plain relative change: 0.5 -> 0.4 is -20%
     assert C.relative_change(0.5, 0.4, C.FRAC_FLOOR) == pytest.approx(-0.2)
     # the loss floor is 1% of the zero predictor's loss: 0.01 -> 1e-4, so below 1e-3 a
@@ -124,5 +127,9 @@ def test_bad_histories_are_clear_errors():
         C.window_points([0], [1.0])
     with pytest.raises(ValueError, match="strictly increasing"):
         C.window_points([0, 10, 10], [1.0, 1.0, 1.0])
+    # one logged step (a run that diverged at its first evaluation): unmeasured, unconverged
+    one = C.convergence(history([0], frac_active_clean=[1.0], frac_active_noisy=[1.0],
+                                loss_clean=[float("nan")]), 1.0)
+    assert one["conv_loss_clean"] is None and one["converged"] is False
     with pytest.raises(ValueError, match="frac_active_noisy"):
         C.convergence(history([0, 10], frac_active_clean=[1, 1], loss_clean=[1, 1]), 1.0)

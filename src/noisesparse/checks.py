@@ -4,7 +4,7 @@ under "checks", when training ends; figures mark unconverged runs, and verdicts 
 to judge runs that fail either check.
 
 Convergence, exactly: over the last WINDOW of training (steps 0.8 T to T, T the last logged
-step), a least-squares line is fitted to each metric of the history (fraction active on
+step; histories start at step 0), a least-squares line is fitted to each metric of the history (fraction active on
 clean and on noisy held-out inputs, loss on clean ones) through the value at 0.8 T (linearly
 interpolated between the log steps around it when 0.8 T is not one) and every value logged
 after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
@@ -66,7 +66,10 @@ def window_fit(steps, values, window: float = WINDOW) -> tuple[float, float]:
 def relative_change(start: float, end: float, floor: float, rel_tol: float = REL_TOL) -> float:
     """(end - start) / max(|start|, floor / rel_tol): at most rel_tol in size exactly when
     the change is at most rel_tol of |start| or at most `floor`."""
-    return (end - start) / max(abs(start), floor / rel_tol)
+    scale = max(abs(start), floor / rel_tol)
+    if scale == 0:  # from exactly 0, with no floor: any move is infinitely large
+        return 0.0 if end == start else math.copysign(math.inf, end - start)
+    return (end - start) / scale
 
 
 def convergence(history: pd.DataFrame, loss_zero: float | None) -> dict:
@@ -79,9 +82,13 @@ def convergence(history: pd.DataFrame, loss_zero: float | None) -> dict:
     for m in CONV_METRICS:
         if m not in h:
             raise ValueError(f"history has no column {m!r}: cannot judge convergence")
+    if len(h) < 2:  # e.g. a run that diverged at its first evaluation: nothing to measure
+        return {**{f"conv_{m}": None for m in CONV_METRICS}, "converged": False}
+    for m in CONV_METRICS:
         floor = FRAC_FLOOR if m.startswith("frac") else LOSS_FLOOR_SHARE * (loss_zero or 0.0)
         a, b = window_fit(h["step"], h[m])
-        out[f"conv_{m}"] = relative_change(a, b, floor) if math.isfinite(a + b) else None
+        change = relative_change(a, b, floor) if math.isfinite(a + b) else math.nan
+        out[f"conv_{m}"] = change if math.isfinite(change) else None  # JSON has no inf
     if "sigma" in h:
         _, sig = window_points(h["step"], h["sigma"])
         out["conv_sigma_constant"] = bool(np.ptp(sig) <= 1e-9 * max(1.0, np.abs(sig).max()))
