@@ -40,6 +40,10 @@ def test_unconverged_points_are_hollow_and_said_so():
     _, labels = ax.get_legend_handles_labels()
     assert labels == ["a", "b", S.UNCONVERGED_LABEL]  # one entry, after the curves
     assert S.has_unconverged(fig)
+    # an x has no face to empty: a ring around it, its face left transparent
+    S.curve(ax, [1.0], [0.7], colour="C2", marker="x", converged=[False])
+    ring = [c for c in ax.collections if c.get_gid() == S.UNCONVERGED_GID][-1]
+    assert ring.get_offsets().tolist() == [[1.0, 0.7]] and ring.get_facecolor().size == 0
     fig2, (ax2,) = S.panels(1)
     S.curve(ax2, [0, 1], [1, 2], converged=[True, True])
     S.curve(ax2, [0, 1], [1, 2], converged=None)

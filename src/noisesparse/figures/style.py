@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -86,7 +87,7 @@ def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFra
 
 UNCONVERGED_GID = "unconverged"
 UNCONVERGED_LABEL = "open: not converged"
-UNCONVERGED_NOTE = ("Open markers: not converged (noisesparse.checks: a fraction active or the "
+UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged (noisesparse.checks: a fraction active or the "
                     "clean loss still moved by more than 10% over the last 20% of training); a "
                     "mean over seeds is open when any of its seeds is.")
 
@@ -105,8 +106,12 @@ def mark_unconverged(ax, x, y, converged, marker="o", colour=None, size=None) ->
     edge = [c for c, b in zip(colour, bad) if b] if isinstance(colour, list) else (
         colour if colour is not None else "0.3")
     size = size or plt.rcParams["lines.markersize"]
-    ax.scatter(x[bad], y[bad], s=(size + 1) ** 2, marker=marker, facecolors="white",
-               edgecolors=edge, linewidths=1.0, zorder=4, gid=UNCONVERGED_GID)
+    if marker in Line2D.filled_markers:
+        ax.scatter(x[bad], y[bad], s=(size + 1) ** 2, marker=marker, facecolors="white",
+                   edgecolors=edge, linewidths=1.0, zorder=4, gid=UNCONVERGED_GID)
+    else:  # an x or + has no face to empty: an open ring around it instead
+        ax.scatter(x[bad], y[bad], s=(size + 4) ** 2, marker="o", facecolors="none",
+                   edgecolors=edge, linewidths=0.8, zorder=4, gid=UNCONVERGED_GID)
     for line in ax.lines:  # one legend entry per axis, kept after the curves drawn so far
         if line.get_gid() == UNCONVERGED_GID:
             line.remove()
