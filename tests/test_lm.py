@@ -1,6 +1,7 @@
 """The Transformer language model: tokenizer, where the noise enters, per-layer metrics."""
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -111,6 +112,11 @@ def test_training_writes_results_and_resumes_exactly(corpus, tmp_path):
     assert [r["status"] for r in recs] == ["ok", "ok"]
     rec = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert 0 <= rec["final"]["frac_active_clean_L1"] <= 1
+    # all-zero logits over the 256 byte values: log 256 (noisesparse.checks)
+    assert rec["checks"]["loss_zero_clean"] == pytest.approx(math.log(256), rel=1e-6)
+    assert rec["checks"]["beats_zero_predictor"] == (rec["final"]["loss_clean"]
+                                                     < math.log(256))
+    assert isinstance(rec["checks"]["converged"], bool)
     hist = pd.read_csv(tmp_path / "a" / "history.csv")
     assert list(hist["step"]) == [0, 10, 20]
     # Checkpoints, and the group's folder of them, are gone once the group is complete.

@@ -331,3 +331,14 @@ def test_the_paper_epoch_keeps_the_partial_batch():
     assert paper_epoch_steps(50_000, 1024) == 49   # the spec's 49 steps per epoch
     assert paper_epoch_steps(2048, 128) == 16      # no partial batch
     assert paper_epoch_steps(2049, 128) == 17
+
+
+def test_zero_predictor_losses():
+    # outputs of zeros score the mean of each input's mean square: members [K=2, B=2, D=2]
+    # (1 + 1) / 2 = 1, (4 + 0) / 2 = 2 -> 1.5; and 0, (9 + 9) / 2 = 9 -> 4.5
+    t = torch.tensor([[[1.0, -1.0], [2.0, 0.0]], [[0.0, 0.0], [3.0, -3.0]]])
+    close(M.zero_output_mse(t), [1.5, 4.5])
+    # all-zero logits: every class has probability 1/C, the loss is log C for any labels
+    close(M.zero_logits_cross_entropy(torch.tensor([0, 1, 9]), 10), math.log(10))
+    with pytest.raises(ValueError, match="2 classes"):
+        M.zero_logits_cross_entropy(torch.tensor([0]), 1)

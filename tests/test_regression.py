@@ -102,3 +102,21 @@ def test_study_numbers_average_seeds_per_setting():
                    "sigma=0": {"frac_active_clean": 0.6, "frac_dead": 0.25, "loss_clean": 2.0},
                    "sigma=0.8": {"frac_active_clean": 0.2, "frac_dead": 0.25, "loss_clean": 2.0}}
     assert "sigma=0.8/loss_clean" in flatten(out)
+
+
+def test_study_numbers_count_runs_that_fail_a_check():
+    # sigma 0: one seed unconverged; sigma 0.8: seed 0 converged but no better than zeros,
+    # seed 1 diverged (not counted: it did not finish)
+    df = pd.DataFrame({
+        "status": ["ok", "ok", "ok", "diverged"], "sigma": [0.0, 0.0, 0.8, 0.8],
+        "seed": [0, 1, 0, 1], "frac_active_clean": [0.5, 0.7, 0.2, float("nan")],
+        "converged": [True, False, True, False],
+        "beats_zero_predictor": [True, True, False, False],
+    })
+    out = study_numbers(df)
+    assert (out["unconverged"], out["no_better_than_zero"]) == (1, 1)
+    assert out["sigma=0"]["unconverged"] == 1 and out["sigma=0.8"]["unconverged"] == 0
+    one_more = _changed("studies/sigma_sweep/sigma=0/unconverged", 1)
+    base = _changed("studies/sigma_sweep/sigma=0/unconverged", 0)
+    assert compare(one_more, base, RULES) == []  # one run either way
+    assert compare(_changed("studies/sigma_sweep/sigma=0/unconverged", 2), base, RULES)

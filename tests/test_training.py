@@ -315,6 +315,19 @@ def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
         v = rg["final"][name]
         assert v is not None and math.isfinite(v), name
     assert 0.0 <= rg["final"]["frac_active_clean"] <= 1.0
+    # the checks (noisesparse.checks): predicting zeros scores the held-out inputs' mean
+    # square, clean and noisy alike (both losses target the clean input); the relative
+    # error is the loss over it. The diverged run neither converged nor beats it.
+    zero = float(data["x_test"].pow(2).mean())
+    for r in records:
+        assert r["checks"]["loss_zero_clean"] == pytest.approx(zero, rel=1e-5)
+        assert r["checks"]["loss_zero_noisy"] == r["checks"]["loss_zero_clean"]
+    assert rg["final"]["loss_clean_rel"] == pytest.approx(rg["final"]["loss_clean"] / zero,
+                                                          rel=1e-4)
+    assert rg["checks"]["beats_zero_predictor"] == (rg["final"]["loss_clean"] < zero)
+    assert {f"conv_{m}" for m in ("frac_active_clean", "frac_active_noisy", "loss_clean")} \
+        <= set(rg["checks"])
+    assert rb["checks"]["converged"] is False and rb["checks"]["beats_zero_predictor"] is False
     # the records are also on disk, with the history
     on_disk = json.loads((dirs[0] / "metrics.json").read_text())
     assert on_disk["status"] == "diverged"

@@ -137,7 +137,8 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
     opts = plan.cli_opts(summary=True)
     stages["summary"] = {
         "cmd": f"noisesparse summary {opts}",
-        "deps": [paths.run_dir(r) for r in plan.runs] + plan.step_deps(),
+        "deps": [paths.run_dir(r) for r in plan.runs] + plan.summary_inputs
+        + plan.step_deps(),
         "params": ["profile", "with"], "metrics": [summary.SUMMARY]}
     outs = {o for info in d["figures"].values() for o in info["outputs"]}
     plots = []

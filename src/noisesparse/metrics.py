@@ -181,3 +181,18 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(dim=-1) == labels.expand(logits.shape[:-1])).float().mean(dim=-1)
+
+
+def zero_output_mse(target: torch.Tensor) -> torch.Tensor:
+    """The loss of the trivial reconstruction that outputs zeros: `mse(0, target)`, the mean
+    over inputs of each input's mean squared value, [..., B, D] -> [...]. A reconstruction
+    network whose loss is not below it has learned nothing (its `loss_clean_rel` is >= 1)."""
+    return mse(torch.zeros_like(target), target)
+
+
+def zero_logits_cross_entropy(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """The loss of the trivial classifier with all-zero logits (uniform over the classes):
+    log(n_classes) whatever the labels [..., B]; -> [...]."""
+    if n_classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
+    return cross_entropy(torch.zeros(*labels.shape, n_classes, device=labels.device), labels)

@@ -25,6 +25,9 @@ PROFILE_KEYS = {"description", "device", "precision", "compile", "max_members", 
                 "run_defaults", "studies", "optional_studies"}
 STUDY_KEYS = {"description", "base", "variants", "grid"}
 FIGURE_KEYS = {"title", "studies", "tables", "reads"}
+# The figure whose table holds the verdicts per claim. The summary computes the same
+# verdicts (noisesparse.claims), so it reads the same figure tables as this figure.
+VERDICT_FIGURE = "F18"
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Plan:
     study_info: dict[str, str] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=dict)
     figures: dict[str, dict] = field(default_factory=dict)
+    summary_inputs: list[str] = field(default_factory=list)  # figure tables the summary reads
 
     @property
     def datasets(self) -> list[str]:
@@ -270,8 +274,8 @@ def build_plan(profile: str, extras=()) -> Plan:
             continue  # every study it draws is optional and off
         runs = list(dict.fromkeys(r for s in fig_studies for r in plan.studies[s]))
         tables = info.get("tables") or []
-        # `reads`: figures whose data tables this one reads (F18's claim 10 reads the
-        # attacks of F19 and the timings of F20): their CSVs become its inputs.
+        # `reads`: figures whose data tables this one reads (F18's claims 6 and 10 read
+        # F10's fitted fields, F19's attacks and F20's timings): their CSVs become inputs.
         reads = info.get("reads") or []
         unknown = [f for f in reads if f not in (spec.get("figures") or {})]
         if unknown:
@@ -281,4 +285,6 @@ def build_plan(profile: str, extras=()) -> Plan:
         plan.figures[fig] = {"title": info.get("title", fig), "studies": fig_studies,
                              "runs": runs, "tables": tables, "inputs": inputs,
                              "outputs": paths.figure_files(fig, tables)}
+    if VERDICT_FIGURE in plan.figures:
+        plan.summary_inputs = list(plan.figures[VERDICT_FIGURE]["inputs"])
     return plan

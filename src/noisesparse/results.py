@@ -45,12 +45,17 @@ def load_record(run_id: str) -> dict:
 
 
 def load_final(run_ids) -> pd.DataFrame:
-    """One row per run: its config fields, status, and final metrics (NaN when diverged)."""
+    """One row per run: its config fields, status, final metrics (NaN when diverged) and
+    its checks (noisesparse.checks: convergence, the zero predictor; absent from runs
+    trained before they were recorded)."""
     rows = []
     for rid in run_ids:
         rec = load_record(rid)
         final = {k: (float("nan") if v is None else v) for k, v in rec["final"].items()}
-        rows.append({"run_id": rid, "status": rec["status"], **rec["config"], **final})
+        checks = {k: (float("nan") if v is None else v)
+                  for k, v in (rec.get("checks") or {}).items()}
+        rows.append({"run_id": rid, "status": rec["status"], **rec["config"], **final,
+                     **checks})
     return pd.DataFrame(rows)
 
 

@@ -24,6 +24,8 @@ TOLERANCES = "regression/tolerances.yaml"
 # The numbers kept per setting: sparsity (clean held-out inputs), dead neurons, loss.
 KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
 DIGITS = 6  # significant digits kept: enough for any tolerance, stable to read
+# Counts of finished runs that fail a check (noisesparse.checks), by the check's column.
+CHECK_COUNTS = {"converged": "unconverged", "beats_zero_predictor": "no_better_than_zero"}
 
 
 def _round(v):
@@ -37,17 +39,29 @@ def _setting(row, varying: list[str]) -> str:
                     for k in varying) or "all"
 
 
+def _count_false(g, column: str) -> dict:
+    """{column's summary key: how many runs have it False}, where the runs record it
+    (noisesparse.checks; a run from before the checks is not counted)."""
+    key = CHECK_COUNTS[column]
+    return {key: int(g[column].eq(False).sum())} if column in g.columns else {}
+
+
 def study_numbers(df) -> dict:
-    """Runs, diverged runs, and per setting (the config fields the study varies, seeds
-    averaged) the mean of KEY_METRICS over the runs that finished."""
+    """Runs, diverged runs, of the finished ones how many had not converged and how many
+    do not beat the zero predictor (noisesparse.checks), and per setting (the config
+    fields the study varies, seeds averaged) the mean of KEY_METRICS over the runs that
+    finished and how many of them had not converged."""
     from .config import RunConfig
     fields = [f for f in RunConfig.__dataclass_fields__ if f != "seed" and f in df.columns]
     varying = [f for f in fields if df[f].astype(str).nunique() > 1]
     out = {"runs": int(len(df)), "diverged": int((df["status"] == "diverged").sum())}
     ok = df[df["status"] == "ok"]
+    for column in CHECK_COUNTS:
+        out.update(_count_false(ok, column))
     for key, g in (ok.groupby(varying, sort=True, dropna=False) if varying else [((), ok)]):
         name = _setting(g.iloc[0], varying)
         out[name] = {m: _round(g[m].mean()) for m in KEY_METRICS if m in g.columns}
+        out[name].update(_count_false(g, "converged"))
     return out
 
 

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from . import implicit
 from . import metrics as M
 from . import noise as N
+from .checks import run_checks, zero_predictor
 from .config import MEMBER_FIELDS, RunConfig
 from .devices import acquire, free_bytes
 from .errors import ConfigError
@@ -301,8 +302,17 @@ class GroupTrainer:
                                         seeds, implicit.FINAL_PAIRS))
         return res
 
+    def zero_predictor_loss(self) -> float:
+        """The trivial predictor's loss on the held-out inputs (noisesparse.checks). The noisy
+        loss has the same target (the clean input, or the label), so it is also its value
+        on noisy inputs."""
+        recon = self.c0.task == "reconstruction"
+        return zero_predictor(self.c0.task, self.model.target(self.x_test) if recon
+                              else self.y_test, None if recon else self.model.w2.shape[1])
+
     def write_results(self, out_dirs: list[str]) -> list[dict]:
         final = {k: v.detach().float().cpu() for k, v in self.final_metrics().items()}
+        loss_zero = self.zero_predictor_loss()
         records = []
         for k, (cfg, out) in enumerate(zip(self.configs, out_dirs)):
             out = Path(out)
@@ -327,6 +337,8 @@ class GroupTrainer:
                           "steps_per_s": round(self.steps_per_s, 2),
                           **environment(self.device)},
             }
+            rec["checks"] = run_checks(hist, status, rec["final"]["loss_clean"], loss_zero,
+                                       loss_zero)
             write_text(json.dumps(rec, indent=2), out / "metrics.json")
             records.append(rec)
             f = rec["final"]

@@ -6,6 +6,7 @@ from noisesparse.summary import SUMMARY
 rule summary:
     input:
         [paths.run_dir(r) for r in PLAN.runs],
+        PLAN.summary_inputs,  # figure tables its verdicts read (F18's: F10, F19, F20)
         PLAN.step_deps(),
     output:
         SUMMARY,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import paths
+from ..errors import ConfigError
 from ..registry import Plan
 from ..results import load_final
 
@@ -47,3 +49,15 @@ def sweep(plan: Plan) -> pd.DataFrame:
 def study(plan: Plan, name: str) -> pd.DataFrame | None:
     """A study's final metrics, or None when this profile does not plan it."""
     return load_final(plan.studies[name]) if name in plan.studies else None
+
+
+def figure_table(name: str, claim: int) -> pd.DataFrame:
+    """A table a figure step wrote (results/tables/<name>.csv), for a claim judged on what
+    that figure measured; the figure's `reads` in config/studies.yaml (F18's) makes it an
+    input of the steps that compute verdicts, so it is drawn first."""
+    path = paths.root() / f"results/tables/{name}.csv"
+    if not path.exists():
+        fig = name.split("_")[0]
+        raise ConfigError(f"claim {claim} reads {path}: draw it first (`noisesparse figure "
+                          f"{fig}`; the workflow does it before F18 and the summary)")
+    return pd.read_csv(path)

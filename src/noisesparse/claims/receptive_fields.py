@@ -9,9 +9,10 @@ import torch
 
 from .. import receptive as RF
 from ..data import load as load_data
+from ..errors import ConfigError
 from ..noise import sample
 from ..results import load_final, load_model
-from .common import row
+from .common import figure_table, row
 
 CLAIM = 6
 STATEMENT = ("Noisy training on raw pixels gives Gabor and centre-surround receptive fields; "
@@ -23,6 +24,7 @@ CRITERION = (f"living neurons' fields (up to {N_FIT} per model, the paper's livi
              "sigma > 0 >= 50% Gabor and >= 2x the sigma-0 share; (b) >= 5% centre-surround at "
              "some sigma > 0; (c) every L1 / Top-K baseline has fewer centre-surround fields "
              "than that")
+FIELDS_TABLE = "F10_fields"  # per model: the shares of each kind of field (F10 writes it)
 STUDIES = (("receptive_fields", "noise σ={sigma:g}"), ("l1_pixels", "L1 λ={l1:g}, no noise"),
            ("topk_pixels", "Top-K k={topk}, no noise"))
 
@@ -100,9 +102,26 @@ def verdict_checks(per_model: pd.DataFrame) -> tuple[list[bool], str]:
     return checks, text
 
 
+def fitted_shares(plan) -> pd.DataFrame:
+    """The per-model shares F10 fitted (its table F10_fields), not fitted again: the fits
+    take most of a minute on the quick profile. A table from other runs than the plan's
+    is stale: an error that says to redraw F10."""
+    per_model = figure_table(FIELDS_TABLE, CLAIM)
+    want = sorted(m["run_id"] for m in models(plan))
+    if sorted(per_model["run_id"]) != want:
+        raise ConfigError(f"results/tables/{FIELDS_TABLE}.csv holds other runs than the "
+                          "plan's receptive-field models: redraw it (`noisesparse figure F10`)")
+    # The CSV keeps 6 digits; a share is a count over n_fields, restored exactly so that
+    # the criterion's ties (>= 2x the sigma-0 share) compare as they did when fitted.
+    n = per_model["n_fields"]
+    for kind in ("gabor", "centre_surround", "other"):
+        col = f"share_{kind}"
+        per_model[col] = ((per_model[col] * n).round() / n).where(n > 0)
+    return per_model
+
+
 def judge(plan) -> dict | None:
     if "receptive_fields" not in plan.studies:
         return None
-    _, per_model = field_tables(plan)
-    checks, text = verdict_checks(per_model)
+    checks, text = verdict_checks(fitted_shares(plan))
     return row(CLAIM, STATEMENT, CRITERION, text, checks)

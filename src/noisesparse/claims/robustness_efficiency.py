@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import paths
-from ..errors import ConfigError
-from .common import row
+from .common import figure_table, row
 
 CLAIM = 10
 STATEMENT = "Noisy training helps robustness and computational efficiency"
@@ -30,11 +28,7 @@ CRITERION = (
 
 
 def _table(name: str) -> pd.DataFrame:
-    path = paths.root() / f"results/tables/{name}.csv"
-    if not path.exists():
-        raise ConfigError(f"claim 10 reads {path}: draw it first (`noisesparse figure "
-                          f"{name.split('_')[0]}`; the workflow does it before F18)")
-    return pd.read_csv(path)
+    return figure_table(name, CLAIM)
 
 
 def _noisy_sigma(sigmas) -> float:

@@ -208,7 +208,8 @@ def f5_layers(plan, fig_id, title):
     for ax, m in zip(axes, panels):
         for i in layers:
             S.curve(ax, table["sigma"], table[f"{m}_L{i}_mean"], table[f"{m}_L{i}_min"],
-                    table[f"{m}_L{i}_max"], colour=S.CATEGORICAL[i % 10], label=f"layer {i}")
+                    table[f"{m}_L{i}_max"], colour=S.CATEGORICAL[i % 10], label=f"layer {i}",
+                    converged=table.get("converged"))
         S.sigma_axis(ax)
         ax.set_ylabel(_ylabel(m))
         ax.set_title(_panel_title(m), fontsize=8)
@@ -308,6 +309,8 @@ def f11_baselines(plan, fig_id, title):
                     gs = gs.sort_values(fa)
                     ax.plot(gs[fa], gs[loss], ls=ls, marker="s", color=colours[s], ms=3,
                             lw=0.9, label=f"{method}, σ={s:g}" if ev == "clean" else None)
+                    S.mark_unconverged(ax, gs[fa], gs[loss], gs.get("converged"), "s",
+                                       colours[s], 3)
                 continue
             g = g.sort_values("sigma" if not method.startswith("L1") else "l1")
             marker = {"n": "o", "c": "^", "L": "D"}[method[0]]
@@ -315,6 +318,8 @@ def f11_baselines(plan, fig_id, title):
                     label=method if ev == "clean" else None)
             ax.scatter(g[fa], g[loss], c=[colours[s] for s in g["sigma"]], marker=marker,
                        s=22, zorder=3, edgecolors="0.2", linewidths=0.4)
+            S.mark_unconverged(ax, g[fa], g[loss], g.get("converged"), marker,
+                               [colours[s] for s in g["sigma"]], 22 ** 0.5)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"{S.ACTIVE_LABEL} ({title_})")
@@ -361,7 +366,7 @@ def f14_dead(plan, fig_id, title):
     metrics = ["frac_active_clean", "frac_active_living", "frac_active_nonsilent", "frac_dead",
                "frac_silent_clean"]
     table = S.summarise(df, ["sigma"], metrics)
-    fig, axes = S.panels(2, w=3.6, h=2.9)
+    fig, axes = S.panels(2, w=3.6, h=3.3)
     names = {"frac_active_clean": ("all neurons", "-", "o"),
              "frac_active_living": ("living neurons, paper's definition", "-", "s"),
              "frac_active_nonsilent": ("neurons not silent on clean data (ours)", "--", "s"),
@@ -370,11 +375,13 @@ def f14_dead(plan, fig_id, title):
     for i, m in enumerate(metrics):
         label, ls, marker = names[m]
         S.curve(axes[0], table["sigma"], table[f"{m}_mean"], table[f"{m}_min"],
-                table[f"{m}_max"], colour=S.CATEGORICAL[i], label=label, ls=ls, marker=marker)
+                table[f"{m}_max"], colour=S.CATEGORICAL[i], label=label, ls=ls, marker=marker,
+                converged=table.get("converged"))
     S.sigma_axis(axes[0])
     axes[0].set_ylabel("fraction")
     axes[0].set_title("fraction active (clean held-out) and dead", fontsize=8)
-    axes[0].set_ylim(0, 1.6)  # fractions stay <= 1: the legend gets the band above them
+    # fractions stay <= 1: the legend gets the band above them (one line more for open markers)
+    axes[0].set_ylim(0, 1.85 if S.has_unconverged(fig) else 1.6)
     axes[0].set_yticks([0, 0.25, 0.5, 0.75, 1])
     axes[0].legend(loc="upper left", fontsize=6)
     for i, (m, label, ls) in enumerate((("frac_active_clean", "all neurons", "-"),
@@ -384,6 +391,8 @@ def f14_dead(plan, fig_id, title):
         ratio = table[f"{m}_mean"] / table[f"{m}_mean"].iloc[0]
         axes[1].plot(table["sigma"], ratio, marker="os"[min(i, 1)], ls=ls,
                      color=S.CATEGORICAL[i], label=label)
+        S.mark_unconverged(axes[1], table["sigma"], ratio, table.get("converged"),
+                           "os"[min(i, 1)], S.CATEGORICAL[i])
         table[f"{m}_relative_to_sigma0"] = ratio
     S.sigma_axis(axes[1])
     axes[1].set_yscale("log")
@@ -423,7 +432,8 @@ def f15_optimisers(plan, fig_id, title):
     for s, g in t2.groupby("sigma"):
         g = g.sort_values("lr")
         S.curve(axes[2], g["lr"], g["frac_active_clean_mean"], g["frac_active_clean_min"],
-                g["frac_active_clean_max"], colour=colours[s], label=f"σ={s:g}")
+                g["frac_active_clean_max"], colour=colours[s], label=f"σ={s:g}",
+                converged=g.get("converged"))
     axes[2].set_xscale("log")
     axes[2].set_xlabel("Adam learning rate")
     axes[2].set_ylabel(S.ACTIVE_LABEL)

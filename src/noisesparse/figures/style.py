@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -60,26 +61,77 @@ def sigma_axis(ax, label: bool = True) -> None:
 
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """Mean, min and max over seeds of each metric per group; runs that diverged are counted,
-    not averaged."""
+    not averaged. Where the runs record convergence (noisesparse.checks): `unconverged`,
+    how many finished seeds had not converged, and `converged`, true when none (a run
+    recorded before the checks counts as converged: unknown is not marked)."""
     ok = df[df["status"] == "ok"]
     g = ok.groupby(by, dropna=False)[metrics]
     out = g.mean().add_suffix("_mean").join(g.min().add_suffix("_min")).join(
         g.max().add_suffix("_max"))
     out["seeds"] = ok.groupby(by, dropna=False).size()
+    if "converged" in df:
+        unconv = ok.assign(_u=ok["converged"].eq(False))  # NaN (not recorded) is not False
+        out["unconverged"] = unconv.groupby(by, dropna=False)["_u"].sum()
     out = out.reset_index()
     div = df[df["status"] != "ok"].groupby(by, dropna=False).size().rename("diverged")
     out = out.merge(div.reset_index(), on=by, how="outer") if len(div) else out.assign(diverged=0)
     out["diverged"] = out["diverged"].fillna(0).astype(int)
     out["seeds"] = out["seeds"].fillna(0).astype(int)
+    if "unconverged" in out:
+        out["unconverged"] = out["unconverged"].fillna(0).astype(int)
+        out["converged"] = (out["unconverged"] == 0) & (out["seeds"] > 0)
     return out.sort_values(by).reset_index(drop=True)
 
 
-def curve(ax, x, mean, lo=None, hi=None, colour=None, label=None, marker="o", ls="-"):
-    """A line with a shaded min-max band over seeds (when there is more than one)."""
+UNCONVERGED_GID = "unconverged"
+UNCONVERGED_LABEL = "open: not converged"
+UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged (noisesparse.checks: a fraction active or the "
+                    "clean loss still moved by more than 10% over the last 20% of training); a "
+                    "mean over seeds is open when any of its seeds is.")
+
+
+def mark_unconverged(ax, x, y, converged, marker="o", colour=None, size=None) -> None:
+    """Redraw the points of unconverged runs (or seed means) hollow: white face, edge in the
+    point's colour (`colour`: one, or a list of one per point). `converged` may be None (not recorded:
+    nothing marked). The legend of this axis gets one entry saying so, after the curves."""
+    if converged is None:
+        return
+    bad = pd.Series(list(converged), dtype=object).eq(False).to_numpy()
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    bad = bad & np.isfinite(x) & np.isfinite(y)
+    if not bad.any():
+        return
+    edge = [c for c, b in zip(colour, bad) if b] if isinstance(colour, list) else (
+        colour if colour is not None else "0.3")
+    size = size or plt.rcParams["lines.markersize"]
+    if marker in Line2D.filled_markers:
+        ax.scatter(x[bad], y[bad], s=(size + 1) ** 2, marker=marker, facecolors="white",
+                   edgecolors=edge, linewidths=1.0, zorder=4, gid=UNCONVERGED_GID)
+    else:  # an x or + has no face to empty: an open ring around it instead
+        ax.scatter(x[bad], y[bad], s=(size + 4) ** 2, marker="o", facecolors="none",
+                   edgecolors=edge, linewidths=0.8, zorder=4, gid=UNCONVERGED_GID)
+    for line in ax.lines:  # one legend entry per axis, kept after the curves drawn so far
+        if line.get_gid() == UNCONVERGED_GID:
+            line.remove()
+    ax.plot([], [], ls="", marker="o", mfc="white", mec="0.3", color="0.3",
+            label=UNCONVERGED_LABEL, gid=UNCONVERGED_GID)
+
+
+def has_unconverged(fig) -> bool:
+    return any(a.get_gid() == UNCONVERGED_GID for ax in fig.axes for a in ax.get_children())
+
+
+def curve(ax, x, mean, lo=None, hi=None, colour=None, label=None, marker="o", ls="-",
+          converged=None):
+    """A line with a shaded min-max band over seeds (when there is more than one); points
+    whose `converged` is False drawn hollow (mark_unconverged)."""
     x, mean = np.asarray(x, float), np.asarray(mean, float)
     line, = ax.plot(x, mean, marker=marker, ls=ls, color=colour, label=label)
     if lo is not None and hi is not None and not np.allclose(lo, hi, equal_nan=True):
         ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+    if marker:
+        mark_unconverged(ax, x, mean, converged, marker, line.get_color(),
+                         line.get_markersize())
     return line
 
 
@@ -92,7 +144,8 @@ def sigma_curves(ax, table: pd.DataFrame, by: str | None, metric: str, colours=N
         colour = (colours or {}).get(value, CATEGORICAL[i % 10])
         curve(ax, g["sigma"], g[f"{metric}_mean"], g[f"{metric}_min"], g[f"{metric}_max"],
               colour=colour, label=(fmt(value) if by else None) if not suffix
-              else f"{fmt(value)} {suffix}", ls=ls, marker=marker)
+              else f"{fmt(value)} {suffix}", ls=ls, marker=marker,
+              converged=g.get("converged"))
         bad = g[g["seeds"] == 0]
         if len(bad):  # every seed diverged at this sigma: mark it on the axis
             ax.plot(bad["sigma"], np.zeros(len(bad)), "x", color=colour, ms=6)
@@ -108,6 +161,9 @@ def save(fig_id: str, fig, table: pd.DataFrame, plan, title: str, caption: str,
     """Write figures/<id>.png/.pdf and results/tables/<id>.csv/.md (plus any extra tables as
     results/tables/<id>_<name>.csv, also included in the Markdown)."""
     root = paths.root()
+    if has_unconverged(fig):
+        caption = caption.replace("\n", f" {UNCONVERGED_NOTE}\n", 1) if "\n" in caption \
+            else f"{caption} {UNCONVERGED_NOTE}"
     fig.suptitle(f"{fig_id}. {title}", fontsize=10, x=0.01, ha="left")
     text = _wrap(caption, int(fig.get_figwidth() * 19))
     fig.text(0.01, 0.005, text, fontsize=6.5, color="0.35", va="bottom")

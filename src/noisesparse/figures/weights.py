@@ -187,7 +187,8 @@ def f13_preactivations(plan, fig_id, title):
                      "neuron_mean_q25": qm[0], "neuron_mean_median": qm[1],
                      "neuron_mean_q75": qm[2], "neuron_std_q25": qs[0],
                      "neuron_std_median": qs[1], "neuron_std_q75": qs[2],
-                     "neurons_negative_mean": (mu < 0).mean()})
+                     "neurons_negative_mean": (mu < 0).mean(),
+                     **({"converged": r["converged"]} if "converged" in r else {})})
     table = pd.DataFrame(rows)
     axes[0].set_yscale("log")
     axes[0].set_xlabel("pre-activation W x + b")
@@ -200,9 +201,11 @@ def f13_preactivations(plan, fig_id, title):
     for ax in axes[:3]:
         ax.set_ylabel("density")
     S.curve(axes[3], table["sigma"], table["neuron_mean_median"], table["neuron_mean_q25"],
-            table["neuron_mean_q75"], label="mean (median neuron; band: quartiles)")
+            table["neuron_mean_q75"], label="mean (median neuron; band: quartiles)",
+            converged=table.get("converged"))
     S.curve(axes[3], table["sigma"], table["neuron_std_median"], table["neuron_std_q25"],
-            table["neuron_std_q75"], label="std (median neuron)", marker="s", ls="--")
+            table["neuron_std_q75"], label="std (median neuron)", marker="s", ls="--",
+            converged=table.get("converged"))
     S.sigma_axis(axes[3])
     axes[3].axhline(0, color="0.5", lw=0.6)
     axes[3].set_ylabel("pre-activation")

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as M
 from .. import noise as N
+from ..checks import run_checks, zero_predictor
 from ..config import RunConfig
 from ..devices import acquire
 from ..errors import ConfigError
@@ -211,6 +212,11 @@ class LMTrainer:
                          "precision": "tf32" if (self.device.type == "cuda" and
                                                  torch.backends.cuda.matmul.allow_tf32) else "fp32",
                          **environment(self.device)}}
+        # Next-token prediction is a classification over the vocabulary: the trivial
+        # predictor's all-zero logits score log(VOCAB), on clean and noisy inputs alike.
+        loss_zero = zero_predictor("classification", self.val_tokens[1:1025].long(), VOCAB)
+        rec["checks"] = run_checks(hist, status, rec["final"]["loss_clean"], loss_zero,
+                                   loss_zero)
         write_text(json.dumps(rec, indent=2), out / "metrics.json")
         f = rec["final"]
         log.info("run %s [%s] sigma=%g MLP active=%s (clean) %s (noisy) dead=%s val loss=%s | "

@@ -1,0 +1,125 @@
+"""Whether a run can be judged: did its metrics stop moving (convergence), and does it beat
+the trivial predictor that outputs zeros. Both are recorded in every run's metrics.json,
+under "checks", when training ends; figures mark unconverged runs, and verdicts can refuse
+to judge runs that fail either check.
+
+Convergence, exactly: over the last WINDOW of training (steps 0.8 T to T, T the last logged
+step; histories start at step 0), a least-squares line is fitted to each metric of the history (fraction active on
+clean and on noisy held-out inputs, loss on clean ones) through the value at 0.8 T (linearly
+interpolated between the log steps around it when 0.8 T is not one) and every value logged
+after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
+max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a metric
+converged when that is at most REL_TOL in size, i.e. when it moved by at most REL_TOL of its
+value OR by at most the absolute floor. A line rather than two points, so that a metric
+fluctuating around a settled value from one log step to the next is not called unsettled;
+the interpolated start, so that the window is the same 20% of training whatever the log
+interval (with one log step in the window it is the two-point change).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import metrics as M
+
+# The thresholds, all here. Issue 15: a run is unconverged when a metric changes by more
+# than 10% (relative) over the last 20% of its steps.
+WINDOW = 0.2
+REL_TOL = 0.10
+# Absolute floors below which a change is negligible whatever its relative size (a fraction
+# active going 0.004 -> 0.002 halves, but moves a quarter of a percentage point):
+FRAC_FLOOR = 0.005  # fraction active: half a percentage point of the neurons
+LOSS_FLOOR_SHARE = 0.01  # loss: 1% of the zero predictor's loss, the data's own scale
+
+CONV_METRICS = ("frac_active_clean", "frac_active_noisy", "loss_clean")
+
+
+def window_points(steps, values, window: float = WINDOW) -> tuple[np.ndarray, np.ndarray]:
+    """The window's points: the value at t0 = T - window (T - first step), interpolated
+    between the log steps around it, then every value logged after t0. steps strictly
+    increasing."""
+    s, v = np.asarray(steps, float), np.asarray(values, float)
+    if len(s) < 2:
+        raise ValueError(f"a history needs at least two logged steps, got {len(s)}")
+    if np.any(np.diff(s) <= 0):
+        raise ValueError("history steps must be strictly increasing")
+    t0 = s[-1] - window * (s[-1] - s[0])
+    after = s > t0
+    return np.concatenate([[t0], s[after]]), np.concatenate([[np.interp(t0, s, v)], v[after]])
+
+
+def window_fit(steps, values, window: float = WINDOW) -> tuple[float, float]:
+    """(fitted value at t0, fitted value at T) of the least-squares line through the
+    window's points (two points: the line through them); NaNs where a value is not finite
+    (a diverged run)."""
+    xs, ys = window_points(steps, values, window)
+    if not np.isfinite(ys).all():
+        return math.nan, math.nan
+    slope, intercept = np.polyfit(xs - xs[0], ys, 1)
+    return float(intercept), float(intercept + slope * (xs[-1] - xs[0]))
+
+
+def relative_change(start: float, end: float, floor: float, rel_tol: float = REL_TOL) -> float:
+    """(end - start) / max(|start|, floor / rel_tol): at most rel_tol in size exactly when
+    the change is at most rel_tol of |start| or at most `floor`."""
+    scale = max(abs(start), floor / rel_tol)
+    if scale == 0:  # from exactly 0, with no floor: any move is infinitely large
+        return 0.0 if end == start else math.copysign(math.inf, end - start)
+    return (end - start) / scale
+
+
+def convergence(history: pd.DataFrame, loss_zero: float | None) -> dict:
+    """conv_<metric> for CONV_METRICS from a run's history (columns step and the metrics),
+    `conv_sigma_constant` (whether the training sigma stayed the same over the window: an
+    annealing schedule moves the metrics by design), and `converged`. The loss floor scales
+    with `loss_zero` (the zero predictor's loss); without it, the loss has no floor."""
+    h = history.sort_values("step")
+    out = {}
+    for m in CONV_METRICS:
+        if m not in h:
+            raise ValueError(f"history has no column {m!r}: cannot judge convergence")
+    if len(h) < 2:  # e.g. a run that diverged at its first evaluation: nothing to measure
+        return {**{f"conv_{m}": None for m in CONV_METRICS}, "converged": False}
+    for m in CONV_METRICS:
+        floor = FRAC_FLOOR if m.startswith("frac") else LOSS_FLOOR_SHARE * (loss_zero or 0.0)
+        a, b = window_fit(h["step"], h[m])
+        change = relative_change(a, b, floor) if math.isfinite(a + b) else math.nan
+        out[f"conv_{m}"] = change if math.isfinite(change) else None  # JSON has no inf
+    if "sigma" in h:
+        _, sig = window_points(h["step"], h["sigma"])
+        out["conv_sigma_constant"] = bool(np.ptp(sig) <= 1e-9 * max(1.0, np.abs(sig).max()))
+    out["converged"] = all(out[f"conv_{m}"] is not None and abs(out[f"conv_{m}"]) <= REL_TOL
+                           for m in CONV_METRICS)
+    return out
+
+
+def zero_predictor(task: str, targets: torch.Tensor, n_classes: int | None = None) -> float:
+    """The trivial predictor's loss on one evaluation set, in the units of `loss_clean`:
+    outputs of zeros for a reconstruction (the mean squared target; `targets` [B, D], what
+    the network reconstructs), all-zero logits for a classifier (log C; `targets` the labels)."""
+    if task == "reconstruction":
+        return float(M.zero_output_mse(targets))
+    if n_classes is None:
+        raise ValueError("zero_predictor: a classifier's trivial loss needs n_classes")
+    return float(M.zero_logits_cross_entropy(targets, n_classes))
+
+
+def run_checks(history: pd.DataFrame, status: str, loss_clean: float | None,
+               loss_zero_clean: float, loss_zero_noisy: float | None = None) -> dict:
+    """The "checks" record of metrics.json: convergence, the zero predictor's loss on the
+    clean held-out inputs (and on the noisy ones, where a noisy loss is measured), and
+    `beats_zero_predictor`: the clean loss strictly below it. A diverged run neither
+    converged nor beats anything."""
+    out = convergence(history, loss_zero_clean)
+    ok = status == "ok" and loss_clean is not None and math.isfinite(loss_clean)
+    if status != "ok":
+        out["converged"] = False
+    out["loss_zero_clean"] = loss_zero_clean
+    if loss_zero_noisy is not None:
+        out["loss_zero_noisy"] = loss_zero_noisy
+    out["beats_zero_predictor"] = bool(ok and loss_clean < loss_zero_clean)
+    return out
