@@ -133,3 +133,29 @@ def test_bad_histories_are_clear_errors():
     assert one["conv_loss_clean"] is None and one["converged"] is False
     with pytest.raises(ValueError, match="frac_active_noisy"):
         C.convergence(history([0, 10], frac_active_clean=[1, 1], loss_clean=[1, 1]), 1.0)
+
+
+def test_the_held_phase_of_an_annealed_run_is_judged_on_its_own_history():
+    # hold until step 1,000, anneal 1,000-1,600, flat at sigma 0 to 2,000 (logged every 200).
+    steps = list(range(0, 2001, 200))
+    sigma = [0.8] * 6 + [0.8 * (1 - (s - 1000) / 600) for s in (1200, 1400)] + [0.0] * 3
+    # held phase 0..1,000 plateaus at 0.10 from step 600: its window is 800..1,000 (two
+    # points, 0.10 -> 0.10): converged. Annealing doubles it; the 20% window of the whole
+    # run (1,600..2,000) sits in the flat tail at 0.20: converged too, sigma constant there.
+    frac = [0.5, 0.3, 0.2, 0.1, 0.1, 0.1, 0.15, 0.19, 0.2, 0.2, 0.2]
+    h = history(steps, sigma=sigma, frac_active_clean=frac, frac_active_noisy=frac,
+                loss_clean=[0.05] * 11)
+    rec = C.run_checks(h, "ok", 0.05, 0.1, 0.1, hold_step=1000)
+    assert rec["held_converged"] is True
+    assert rec["held_conv_frac_active_clean"] == pytest.approx(0.0, abs=1e-12)
+    assert rec["converged"] is True and rec["conv_sigma_constant"] is True
+    # still falling when the noise is removed: 800..1,000 goes 0.2 -> 0.1, a change of
+    # -0.1 / 0.2 = -50%: the held phase did not plateau (the run's end is still flat)
+    frac2 = [0.5, 0.4, 0.3, 0.25, 0.2, 0.1, 0.15, 0.19, 0.2, 0.2, 0.2]
+    h2 = h.assign(frac_active_clean=frac2, frac_active_noisy=frac2)
+    rec2 = C.run_checks(h2, "ok", 0.05, 0.1, 0.1, hold_step=1000)
+    assert rec2["held_conv_frac_active_clean"] == pytest.approx(-0.5)
+    assert rec2["held_converged"] is False and rec2["converged"] is True
+    # no hold step (a constant schedule): no held_ keys; a diverged run: held not converged
+    assert not any(k.startswith("held_") for k in C.run_checks(h, "ok", 0.05, 0.1))
+    assert C.run_checks(h, "diverged", None, 0.1, hold_step=1000)["held_converged"] is False

@@ -108,16 +108,31 @@ def zero_predictor(task: str, targets: torch.Tensor, n_classes: int | None = Non
     return float(M.zero_logits_cross_entropy(targets, n_classes))
 
 
+def held_phase(history: pd.DataFrame, hold_step: float, loss_zero: float | None) -> dict:
+    """Convergence of the held phase of an annealed run: `convergence` applied to the
+    history up to `hold_step` (the last step at the initial sigma), keys prefixed `held_`.
+    Fewer than two logged steps in it: not converged."""
+    h = history[history["step"] <= hold_step]
+    out = convergence(h[[c for c in h.columns if c != "sigma"]], loss_zero)
+    return {f"held_{k}": v for k, v in out.items()}
+
+
 def run_checks(history: pd.DataFrame, status: str, loss_clean: float | None,
-               loss_zero_clean: float, loss_zero_noisy: float | None = None) -> dict:
+               loss_zero_clean: float, loss_zero_noisy: float | None = None,
+               hold_step: float | None = None) -> dict:
     """The "checks" record of metrics.json: convergence, the zero predictor's loss on the
     clean held-out inputs (and on the noisy ones, where a noisy loss is measured), and
     `beats_zero_predictor`: the clean loss strictly below it. A diverged run neither
-    converged nor beats anything."""
+    converged nor beats anything. `hold_step` (an annealed run's last held step) adds the
+    held phase's convergence (`held_phase`)."""
     out = convergence(history, loss_zero_clean)
+    if hold_step is not None:
+        out.update(held_phase(history, hold_step, loss_zero_clean))
     ok = status == "ok" and loss_clean is not None and math.isfinite(loss_clean)
     if status != "ok":
         out["converged"] = False
+        if hold_step is not None:
+            out["held_converged"] = False
     out["loss_zero_clean"] = loss_zero_clean
     if loss_zero_noisy is not None:
         out["loss_zero_noisy"] = loss_zero_noisy

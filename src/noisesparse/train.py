@@ -337,8 +337,10 @@ class GroupTrainer:
                           "steps_per_s": round(self.steps_per_s, 2),
                           **environment(self.device)},
             }
+            # an annealed run (claim 5): also whether it plateaued before sigma moved
+            hold = cfg.ramp_start * cfg.steps if cfg.schedule == "linear" else None
             rec["checks"] = run_checks(hist, status, rec["final"]["loss_clean"], loss_zero,
-                                       loss_zero)
+                                       loss_zero, hold_step=hold)
             write_text(json.dumps(rec, indent=2), out / "metrics.json")
             records.append(rec)
             f = rec["final"]
