@@ -241,6 +241,14 @@ def test_optional_studies_run_only_when_switched_on():
     assert set(on.studies["latents"]) <= set(on.figures["F3"]["runs"])
     # switching a study on adds runs, and changes none of the others
     assert set(off.runs) < set(on.runs) and set(off.groups) < set(on.groups)
+    # one switch turns on every study of the latents: noise removal's too (claim 5)
+    assert "noise_removal_latents" not in off.studies and on.studies["noise_removal_latents"]
+    assert on.optional_on == {"latents", "noise_removal_latents"}
+    assert on.figures["F9"]["studies"] == ["noise_removal", "noise_removal_latents"]
+    # an optional study's own name switches on that study alone
+    alone = build_plan("quick", "noise_removal_latents")
+    assert "latents" not in alone.studies and alone.studies["noise_removal_latents"]
+    assert alone.extras == ("noise_removal_latents",)
     # in the paper profile the latent study is not optional: always planned
     assert build_plan("paper").studies["latents"]
     with pytest.raises(ConfigError, match="did you mean 'latents'"):

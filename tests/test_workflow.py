@@ -100,9 +100,11 @@ def test_switching_on_an_optional_study_changes_only_its_steps():
     off = dvc_yaml_dict("smoke")["stages"]
     on = dvc_yaml_dict("smoke", ["latents"])["stages"]
     changed = {k for k in off if on[k] != off[k]}
-    # the figures that draw the latents: datasets, norms, replication table (claim 8),
-    # robustness (F19 attacks the latent reconstruction networks too), and the summary
-    assert changed == {"figure_F3", "figure_F17", "figure_F18", "figure_F19", "summary"}
+    # the figures that draw the latents: datasets, norms, noise removal (F9, claim 5),
+    # replication table (claims 5, 8), robustness (F19 attacks the latent reconstruction
+    # networks too), and the summary
+    assert changed == {"figure_F3", "figure_F9", "figure_F17", "figure_F18", "figure_F19",
+                       "summary"}
     added = set(on) - set(off)
     assert {"data_natural_latents", "data_natural_colour32"} < added
     assert all("--with latents" in on[k]["cmd"] for k in added if k.startswith("train_"))

@@ -37,7 +37,8 @@ class Plan:
     device: str
     precision: str = "tf32"
     compile: bool = False  # torch.compile the training step: forward, loss, fused update
-    extras: tuple[str, ...] = ()  # optional studies switched on (`with`)
+    extras: tuple[str, ...] = ()  # switches of optional studies turned on (`with`)
+    optional_on: set[str] = field(default_factory=set)  # the optional studies they turn on
     optional_runs: set[str] = field(default_factory=set)  # runs only those studies have
     runs: dict[str, RunConfig] = field(default_factory=dict)
     studies: dict[str, list[str]] = field(default_factory=dict)
@@ -86,7 +87,7 @@ class Plan:
         training group's precision is in its command, so that changing it re-runs the
         group in both engines (the language model has no precision setting)."""
         needs = ((group is not None and any(r in self.optional_runs for r in self.groups[group]))
-                 or (figure is not None and any(s in self.extras
+                 or (figure is not None and any(s in self.optional_on
                                                 for s in self.figures[figure]["studies"]))
                  or (summary and bool(self.extras)))  # the summary covers every study
         prec = (group is not None and self.runs[self.groups[group][0]].arch != "transformer")
@@ -207,24 +208,43 @@ def parse_extras(value) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
 
 
+def optional_switches(prof: dict, studies: dict, profile: str) -> dict[str, list[str]]:
+    """A profile's `optional_studies`: a list of study names, each its own switch, or a
+    mapping from a switch (the word `with` takes) to the studies it turns on, e.g.
+    {latents: [latents, noise_removal_latents]}: every study on the ConvMixer latents."""
+    optional = prof.get("optional_studies") or []
+    if isinstance(optional, list):
+        switches = {s: [s] for s in optional}
+    elif isinstance(optional, dict) and all(isinstance(v, list) for v in optional.values()):
+        switches = {k: list(v) for k, v in optional.items()}
+    else:
+        raise ConfigError(f"profile {profile}: optional_studies must be a list of study names, "
+                          "or a mapping from a switch to a list of study names")
+    for names in switches.values():
+        check_keys(names, studies, f"profile {profile}: optional_studies")
+    return switches
+
+
 def build_plan(profile: str, extras=()) -> Plan:
     """The runs, training groups and figures of a profile. Studies the profile lists under
-    `optional_studies` are left out unless named in `extras` (e.g. the quick profile's
-    latent-space study, which needs the authors' ConvMixer weights)."""
+    `optional_studies` are left out unless their switch (or their own name) is in `extras`
+    (e.g. the quick profile's latent-space studies, which need the authors' ConvMixer
+    weights)."""
     prof = load_profile(profile)
     spec = _read_yaml(paths.config_dir() / "studies.yaml", "study registry")
     check_keys(spec, {"studies", "figures"}, "studies.yaml")
     studies = spec.get("studies") or {}
     overrides = prof.get("studies") or {}
     check_keys(overrides, studies, f"profile {profile}: studies")
-    optional = prof.get("optional_studies") or []
-    if not isinstance(optional, list):
-        raise ConfigError(f"profile {profile}: optional_studies must be a list of study names")
-    check_keys(optional, studies, f"profile {profile}: optional_studies")
+    switches = optional_switches(prof, studies, profile)
+    optional = {s for names in switches.values() for s in names}
+    for s in optional:  # an optional study's own name switches it on too
+        switches.setdefault(s, [s])
     extras = parse_extras(extras)
-    check_keys(extras, studies, "`with` (study names)")
-    skipped = set(optional) - set(extras)
-    extras = tuple(s for s in extras if s in optional)  # naming a planned study: a no-op
+    check_keys(extras, set(studies) | set(switches), "`with` (study names)")
+    extras = tuple(s for s in extras if s in switches)  # naming a planned study: a no-op
+    on = {s for e in extras for s in switches[e]}
+    skipped = optional - on
     vars_ = prof.get("vars") or {}
     defaults = prof.get("run_defaults") or {}
     max_members = prof.get("max_members", 8)
@@ -234,7 +254,7 @@ def build_plan(profile: str, extras=()) -> Plan:
     if not isinstance(compile_, bool):
         raise ConfigError(f"profile {profile}: compile must be true or false, got {compile_!r}")
     plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"),
-                prof.get("precision", "tf32"), compile_, extras)
+                prof.get("precision", "tf32"), compile_, extras, on)
 
     for name, study in studies.items():
         check_keys(study, STUDY_KEYS, f"study {name}")
@@ -252,7 +272,7 @@ def build_plan(profile: str, extras=()) -> Plan:
                 rids.append(cfg.run_id)
         plan.studies[name] = rids
         plan.study_info[name] = study.get("description", "")
-    base = {r for name, rids in plan.studies.items() if name not in extras for r in rids}
+    base = {r for name, rids in plan.studies.items() if name not in on for r in rids}
     plan.optional_runs = set(plan.runs) - base
 
     by_key: dict[str, list[RunConfig]] = {}

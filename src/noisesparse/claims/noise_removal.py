@@ -119,6 +119,9 @@ def judge_tables(tables: dict[str, pd.DataFrame], befores: dict[str, pd.Series] 
 def judge(plan) -> dict | None:
     tables = {name: study(plan, name) for name, _ in STUDIES}
     tables = {k: v for k, v in tables.items() if v is not None}
+    if "noise_removal_latents" in tables and "noise_removal" in tables and set(
+            plan.studies["noise_removal_latents"]) == set(plan.studies["noise_removal"]):
+        del tables["noise_removal_latents"]  # the paper's main data are the latents
     if "noise_removal" not in tables:
         return None
     sw = sweep(plan)

@@ -250,27 +250,34 @@ def f8_shared_bias(plan, fig_id, title):
 
 
 def f9_noise_removal(plan, fig_id, title):
-    hist = load_history(plan.studies["noise_removal"])
+    """Seed means over training of the annealed runs and of their never-noised reference
+    (sigma 0 throughout, trained as long), one line style per learning rate; the latent
+    data's runs (noise_removal_latents, when asked for) in their own rows of the table."""
+    runs = _runs(plan, "noise_removal", "noise_removal_latents")
+    hist = load_history(runs)
     hist = hist[hist["status"] == "ok"]
-    table = hist.groupby(["schedule", "sigma", "step", "epoch"])[
+    table = hist.groupby(["dataset", "lr", "sigma", "step", "epoch"])[
         ["sigma_now", "frac_active_clean", "frac_active_noisy", "loss_clean"]].mean().reset_index()
     colours = S.sigma_colours(table["sigma"])
-    fig, axes = S.panels(3)
-    for (sched, s), g in table.groupby(["schedule", "sigma"]):
-        ls = "-" if sched == "linear" else "--"
-        lab = f"σ={s:g}, " + ("annealed to 0" if sched == "linear" else "held")
-        axes[0].plot(g["epoch"], g["frac_active_clean"], ls, color=colours[s], label=lab)
-        axes[1].plot(g["epoch"], g["loss_clean"], ls, color=colours[s], label=lab)
-        axes[2].plot(g["epoch"], g["sigma_now"], ls, color=colours[s], label=lab)
-    for ax, yl, t in zip(axes, [S.ACTIVE_LABEL, "loss on clean held-out inputs",
-                                "training σ"], [S.CLEAN, "loss", "noise schedule"]):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(yl)
-        ax.set_title(t)
-    axes[1].set_yscale("log")
-    axes[0].legend()
-    caption = ("Noise removal: σ held, then annealed linearly to 0 (solid) vs held to the end "
-               f"(dashed).\n{S.describe(plan, plan.studies['noise_removal'])}.")
+    styles = dict(zip(sorted(table["lr"].unique(), reverse=True), ["-", "--", ":", "-."]))
+    sets = sorted(table["dataset"].unique())
+    fig, axes = S.panels(3 * len(sets), nrows=len(sets))
+    for row, ds in enumerate(sets):
+        ax3 = axes[3 * row:3 * row + 3]
+        for (lr, s), g in table[table["dataset"] == ds].groupby(["lr", "sigma"]):
+            lab = (f"σ={s:g}, annealed to 0" if s > 0 else "never noised") + f", lr {lr:g}"
+            for ax, col in zip(ax3, ["frac_active_clean", "loss_clean", "sigma_now"]):
+                ax.plot(g["epoch"], g[col], styles[lr], color=colours[s], label=lab)
+        for ax, yl, t in zip(ax3, [S.ACTIVE_LABEL, "loss on clean held-out inputs",
+                                   "training σ"], [S.CLEAN, "loss", "noise schedule"]):
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(yl)
+            ax.set_title(f"{t} ({ds})" if len(sets) > 1 else t)
+        ax3[1].set_yscale("log")
+        ax3[0].legend(fontsize="x-small")
+    caption = ("Noise removal: σ held until the fraction active plateaus, annealed linearly to 0, "
+               "then held at 0, vs the never-noised network (σ 0) trained as long; one line "
+               f"style per Adam learning rate, seed means.\n{S.describe(plan, runs)}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
