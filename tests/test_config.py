@@ -323,3 +323,19 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
     (run / "history.csv").write_text("")
     with pytest.raises(ConfigError, match="history.csv is damaged"):
         results.load_history(["r1"])
+
+
+@pytest.mark.parametrize("value,error", [
+    ("latents", "optional_studies must be a list"),        # neither a list nor a mapping
+    ({"latents": "latents"}, "optional_studies must be a list"),  # a switch needs a list
+    ({"latents": ["latentz"]}, "did you mean 'latents'"),  # an unknown study
+])
+def test_optional_studies_must_name_studies(tmp_path, monkeypatch, value, error):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    prof = tmp_path / "config" / "profiles" / "smoke.yaml"
+    data = yaml.safe_load(prof.read_text())
+    data["optional_studies"] = value
+    prof.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    with pytest.raises(ConfigError, match=error):
+        build_plan("smoke")
