@@ -132,3 +132,14 @@ def test_beats_zero_on_judges_each_input_set_against_its_own_zero_predictor():
     assert list(beats_zero_on(old, "noisy")) == [None, None, None]
     with pytest.raises(ValueError):
         beats_zero_on(runs, "both")
+
+
+def test_f11_marks_runs_that_fail_to_train_on_each_input_set():
+    from noisesparse.figures.curves import _failed
+    runs = pd.DataFrame({"status": ["ok", "ok"], "loss_clean": [0.5, 1.5],
+                         "loss_noisy": [1.5, 0.5], "loss_zero_clean": 1.0,
+                         "loss_zero_noisy": 1.0})
+    out = _failed(runs)
+    assert list(out["failed_clean"]) == [0.0, 1.0] and list(out["failed_noisy"]) == [1.0, 0.0]
+    assert _failed(runs.drop(columns=["loss_zero_clean", "loss_zero_noisy"]))[
+        "failed_clean"].isna().all()  # not recorded: nothing crossed out
