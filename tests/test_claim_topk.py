@@ -143,3 +143,10 @@ def test_f11_marks_runs_that_fail_to_train_on_each_input_set():
     assert list(out["failed_clean"]) == [0.0, 1.0] and list(out["failed_noisy"]) == [1.0, 0.0]
     assert _failed(runs.drop(columns=["loss_zero_clean", "loss_zero_noisy"]))[
         "failed_clean"].isna().all()  # not recorded: nothing crossed out
+
+
+def test_the_cosine_model_is_reported_with_what_failed_to_train():
+    cos = topk().iloc[:1].assign(loss_clean=1.5, loss_noisy=0.5)  # clean above ZERO
+    text = C7.cosine_report(cos)
+    assert "MSE clean 1.5 (active 0.025, failed to train)" in text
+    assert "noisy 0.5 (active 0.025)" in text

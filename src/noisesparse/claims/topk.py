@@ -139,12 +139,12 @@ def cosine_report(cos: pd.DataFrame) -> str:
     ok = cos[cos["status"] == "ok"].copy()
     for ev in EVALS:
         ok[f"beats_{ev}"] = beats_zero_on(ok, ev)
+    failed = lambda g, ev: "" if g[f"beats_{ev}"].all() else ", failed to train"  # noqa: E731
     return "authors' cosine + shared bias, reported: " + ", ".join(
         f"sigma {s:g} MSE clean {g['loss_clean'].mean():.3g} (active "
-        f"{g['frac_active_clean'].mean():.3f}{'' if g['beats_clean'].all() else ', failed to train'}"
-        f") noisy {g['loss_noisy'].mean():.3g} (active {g['frac_active_noisy'].mean():.3f}"
-        f"{'' if g['beats_noisy'].all() else ', failed to train'})"
-        for s, g in ok.groupby("sigma"))
+        f"{g['frac_active_clean'].mean():.3f}{failed(g, 'clean')}) noisy "
+        f"{g['loss_noisy'].mean():.3g} (active {g['frac_active_noisy'].mean():.3f}"
+        f"{failed(g, 'noisy')})" for s, g in ok.groupby("sigma"))
 
 
 def checks_for(noise_runs: pd.DataFrame, baselines: dict[str, pd.DataFrame]) -> list[Check]:

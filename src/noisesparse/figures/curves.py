@@ -378,7 +378,8 @@ def f11_baselines(plan, fig_id, title):
                "dotted red line is the zero predictor's MSE, and a run above it on a panel's "
                "inputs is crossed out (failed to train; not compared). Claim 7 (F18) compares "
                "the noise network with the raw Top-K at the same σ, interpolated across k to "
-               f"the same fraction active. Lower is better.\n{S.describe(plan, _runs(plan, *studies))}.")
+               "the same fraction active. Lower is better.\n"
+               f"{S.describe(plan, _runs(plan, *studies))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
