@@ -72,7 +72,7 @@ def summarise(plan) -> dict:
     return {
         "profile": plan.profile,
         "with": list(plan.extras),
-        "verdicts": {f"claim_{int(r.claim)}": r.verdict for r in table.itertuples()},
+        "verdicts": {f"claim_{r.claim}": r.verdict for r in table.itertuples()},
         "studies": {name: study_numbers(load_final(rids)) for name, rids in plan.studies.items()},
     }
 
