@@ -263,14 +263,17 @@ def test_f18_depends_on_the_tables_of_the_figures_it_reads(tmp_path, monkeypatch
     repo = Path(__file__).resolve().parents[1]
     plan = build_plan("smoke")
     reads = plan.figures["F18"]["inputs"]
-    assert set(reads) == {"results/tables/F19.csv", "results/tables/F19_runs.csv",
+    # claim 6 reads F10's fitted fields, claims 10a and 10b F19's and F20's tables
+    assert set(reads) == {"results/tables/F10.csv", "results/tables/F10_fields.csv",
+                          "results/tables/F19.csv", "results/tables/F19_runs.csv",
                           "results/tables/F20.csv", "results/tables/F20_synthetic.csv"}
-    assert set(reads) <= set(plan.figures["F19"]["outputs"] + plan.figures["F20"]["outputs"])
+    assert set(reads) <= set(plan.figures["F10"]["outputs"] + plan.figures["F19"]["outputs"]
+                             + plan.figures["F20"]["outputs"])
     assert set(reads) <= set(dvc_yaml_dict("smoke")["stages"]["figure_F18"]["deps"])
     # A figure that reads an unknown figure is a clear error.
     shutil.copytree(repo / "config", tmp_path / "config")
     path = tmp_path / "config/studies.yaml"
-    path.write_text(path.read_text().replace("reads: [F19, F20]", "reads: [F19, F99]"))
+    path.write_text(path.read_text().replace("reads: [F10, F19, F20]", "reads: [F10, F19, F99]"))
     monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
     with pytest.raises(ConfigError, match="F99"):
         build_plan("smoke")
