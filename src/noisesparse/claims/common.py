@@ -26,7 +26,8 @@ def row(claim: int | str, statement: str, criterion: str, measured: str,
               for i, c in enumerate(checks)]
     return {"claim": claim, "statement": statement, "verdict": combine(checks),
             "gates": gate_summary(checks), "criterion": criterion, "rule": rule,
-            "checks": "; ".join(c.text() for c in checks), "measured": measured}
+            "checks": "; ".join(c.text() for c in checks) or "no check made",
+            "measured": measured}
 
 
 def by_sigma(df: pd.DataFrame, col: str) -> pd.Series:
