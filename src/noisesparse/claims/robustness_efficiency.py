@@ -15,6 +15,7 @@ import pandas as pd
 from ..efficiency import multiply_adds
 from ..results import load_final
 from .common import figure_table, finished, row, seeds_note, sweep
+from .shared_bias import explained_variance
 from .verdict import NOT_MEASURED, Check, gated, paired, threshold_check
 
 CLAIM = 10
@@ -107,7 +108,7 @@ def efficiency_check(main: pd.DataFrame, eff: pd.DataFrame) -> tuple[Check, str]
     """10b's check on multiply-adds, and what the timings measured (reported)."""
     sizes = eff.iloc[0]
     d_in, width, d_out = int(sizes["d_in"]), int(sizes["width"]), int(sizes["d_out"])
-    ok = finished(main).assign(ev=lambda d: 1 - d["loss_clean"] / d["loss_zero_clean"])
+    ok = finished(main).assign(ev=explained_variance)
     ev = ok.groupby("sigma")["ev"].mean()
     s = matched_sigma(ev, higher_is_better=True)  # its gate then says if it converged
     macs = lambda f: multiply_adds(f, d_in, width, d_out)["macs_sparse"]

@@ -26,6 +26,10 @@ CRITERION = (
 
 
 def explained_variance(df: pd.DataFrame) -> pd.Series:
+    """1 - loss / Var, Var the zero predictor's loss (noisesparse.checks); NaN for runs
+    trained before it was recorded (their check is then not measured)."""
+    if "loss_zero_clean" not in df:
+        return pd.Series(np.nan, index=df.index)
     return 1 - df["loss_clean"] / df["loss_zero_clean"]
 
 
