@@ -1,4 +1,4 @@
-"""Receptive-field analysis (claim 6) on hand-built fields, and claim 7's matching."""
+"""Receptive-field analysis (claim 6) on hand-built fields."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,6 @@ import pytest
 
 from noisesparse import receptive as R
 from noisesparse.claims import receptive_fields as C6
-from noisesparse.claims import topk as C7
 
 YY, XX = np.mgrid[0:12, 0:12].astype(float)
 GABOR = R.gabor([5.5, 6.2, 0.7, np.log(1.8), np.log(2.5), 0.2, 1.0, 0.4, 0.0], YY, XX)
@@ -104,19 +103,3 @@ def test_claim6_criterion_on_hand_built_shares():
     # Gabor share at noise not 2x the dense network's: (a) fails
     dense = [{**noise[0], "share_gabor": 0.4}, noise[1]]
     assert C6.verdict_checks(_per_model(dense + [topk]))[0][0] is False
-
-
-def test_claim7_matches_topk_across_k_at_the_noise_networks_sparsity():
-    # at sigma 0.3 the noise network is 5% active; Top-K (k) at 2.5% and 10% bracket it
-    noise = pd.DataFrame({"frac_active_clean": [0.05], "loss_clean": [0.3],
-                          "frac_active_noisy": [0.5], "loss_noisy": [0.6]},
-                         index=pd.Index([0.3], name="sigma"))
-    topk = pd.DataFrame({"sigma": [0.3, 0.3], "topk": [8, 32],
-                         "frac_active_clean": [0.025, 0.1], "loss_clean": [0.5, 0.3],
-                         "frac_active_noisy": [0.025, 0.1], "loss_noisy": [0.7, 0.5]})
-    m = C7.matched(noise, topk).set_index("eval")
-    # log-interpolation: 0.05 is halfway between 0.025 and 0.1 in log space -> 0.4
-    assert m.loc["clean", "loss_topk_matched"] == pytest.approx(0.4)
-    assert m.loc["clean", "noise_better"] is True
-    # noisy inputs: the noise network (50% active) is outside Top-K's range: not compared
-    assert np.isnan(m.loc["noisy", "loss_topk_matched"]) and m.loc["noisy", "noise_better"] is None
