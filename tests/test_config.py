@@ -194,7 +194,7 @@ def test_group_key_ignores_only_member_fields():
 # ------------------------------------------------------------------------------- plans
 
 
-@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "long", "paper"])
 def test_build_plan(profile):
     plan = build_plan(profile)
     assert plan.profile == profile and plan.runs and plan.figures and plan.groups
@@ -260,7 +260,7 @@ def test_optional_studies_run_only_when_switched_on():
 def test_unknown_profile_raises():
     with pytest.raises(ConfigError, match="unknown profile 'nope'") as e:
         build_plan("nope")
-    for name in ("smoke", "quick", "paper"):
+    for name in ("smoke", "quick", "long", "paper"):
         assert name in str(e.value)
 
 

@@ -188,11 +188,12 @@ def test_dvc_refuses_a_profile_its_stages_were_not_generated_for(tmp_path):
     assert "noisesparse dvc-plan --profile smoke" in res.stderr
 
 
-def test_dvc_plan_for_another_profile_sets_params(tmp_path):
+@pytest.mark.parametrize("profile", ["paper", "long"])
+def test_dvc_plan_for_another_profile_sets_params(tmp_path, profile):
     root = _project(tmp_path)
-    _run([str(BIN / "noisesparse"), "dvc-plan", "--profile", "paper"], root)
-    assert yaml.safe_load((root / "params.yaml").read_text())["profile"] == "paper"
-    assert "--profile paper" in (root / "dvc.yaml").read_text()
+    _run([str(BIN / "noisesparse"), "dvc-plan", "--profile", profile], root)
+    assert yaml.safe_load((root / "params.yaml").read_text())["profile"] == profile
+    assert f"--profile {profile}" in (root / "dvc.yaml").read_text()
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     assert all(st.get("params") == ["profile"] for n, st in stages.items()
                if n.startswith(("train_", "figure_")))

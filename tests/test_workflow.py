@@ -117,6 +117,13 @@ def test_paper_profile_plans(tmp_path):
     assert "train_cifar10_latents_n10000" in out.stdout
 
 
+def test_long_profile_plans(tmp_path):
+    root = _project(tmp_path, "long")
+    out = _run([str(BIN / "snakemake"), "-n", "--cores", "2"], root)
+    rules = {"train_" + re.sub(r"\W", "_", g) for g in build_plan("long").groups}
+    assert rules and all(r in out.stdout for r in rules)
+
+
 def _check_outputs(root: Path):
     plan = build_plan("smoke")
     for info in plan.figures.values():
