@@ -40,7 +40,11 @@ VARIANTS = {
     "l1_unitboth": ({"unit_norm": "both"}, [3e-4, 1e-3, 3e-3, 1e-2]),
     "topk_norm16": ({**TOPK_NORMALISED, "topk": 16}, [None]),  # topk_pixels before
     "topk_norm16_fixed": ({"normalize": True, "bias": "shared", "topk": 16}, [None]),
+    "l1_unitdec_mid": ({"unit_norm": "decoder"}, [5e-4, 2e-3]),
     "topk_raw16": ({"topk": 16}, [None]),
+    "topk_raw8": ({"topk": 8}, [None]),
+    "topk_raw32": ({"topk": 32}, [None]),
+    "topk_raw16_lr3e-4": ({"topk": 16, "lr": 3e-4}, [None]),
     "topk_raw16_unitdec": ({"topk": 16, "unit_norm": "decoder"}, [None]),
     "topk_raw8_unitdec": ({"topk": 8, "unit_norm": "decoder"}, [None]),
     "topk_raw32_unitdec": ({"topk": 32, "unit_norm": "decoder"}, [None]),

@@ -25,14 +25,27 @@ CRITERION = (f"living neurons' fields (up to {N_FIT} per model, the paper's livi
              "some sigma > 0; (c) every L1 / Top-K baseline has fewer centre-surround fields "
              "than that")
 FIELDS_TABLE = "F10_fields"  # per model: the shares of each kind of field (F10 writes it)
-STUDIES = (("receptive_fields", "noise σ={sigma:g}"), ("l1_pixels", "L1 λ={l1:g}, no noise"),
-           ("topk_pixels", "Top-K k={topk}, no noise"))
+STUDIES = ("receptive_fields", "l1_pixels", "topk_pixels")
+
+
+def label(study: str, r) -> str:
+    """A model's name in F10 and the verdict. The baselines name their variant: sparse coding
+    (unit dictionary) or free weights; the raw-input Top-K or the authors' cosine one."""
+    if study == "receptive_fields":
+        return f"noise σ={r['sigma']:g}"
+    if study == "l1_pixels":
+        unit = r.get("unit_norm", "none")
+        return f"L1 λ={r['l1']:g}, " + ("free weights" if unit in (None, "none")
+                                        else "unit dictionary")
+    cos = ", cosine" if r.get("normalize") else ""
+    sched = "" if r.get("topk_schedule", "fixed") == "fixed" else f" ({r['topk_schedule']})"
+    return f"Top-K k={int(r['topk'])}{sched}{cos}"
 
 
 def models(plan) -> list[dict]:
     """The runs F10 and claim 6 look at: seed 0 per sigma, then the L1 and Top-K baselines."""
     out = []
-    for name, label in STUDIES:
+    for name in STUDIES:
         if name not in plan.studies:
             continue
         df = load_final(plan.studies[name])
@@ -40,7 +53,7 @@ def models(plan) -> list[dict]:
         if name == "receptive_fields":
             df = df.groupby("sigma", as_index=False).first()
         for _, r in df.iterrows():
-            out.append({"study": name, "model": label.format(**r), "run_id": r["run_id"],
+            out.append({"study": name, "model": label(name, r), "run_id": r["run_id"],
                         "sigma": float(r["sigma"]), "baseline": name != "receptive_fields"})
     return out
 
