@@ -23,11 +23,14 @@ LANDING = REPO / "workflow/report/workflow.rst"
 VERDICTS = "results/tables/F18_verdicts.csv"
 # Claims' own text as it may come: reStructuredText markup in it must show as written.
 ROWS = [
-    {"claim": 1, "statement": "Noise makes it sparse", "criterion": "fraction <= 1/3 of sigma 0",
-     "measured": "bias std 0.086 (relative to |mean|: 3.54); a*b, pgd_linf_ and `x`; c:\\d",
-     "verdict": "partly"},
-    {"claim": 3, "statement": "1. Biases converge", "criterion": "(a) >= 90% of biases negative",
-     "measured": '- negative biases 45% -> 52%, "quoted", #. [1]_ :x: y::', "verdict": "disagrees"},
+    {"claim": 1, "statement": "Noise makes it sparse", "verdict": "partly", "gates": "passed",
+     "criterion": "fraction <= 1/3 of sigma 0", "rule": "essential checks decide",
+     "checks": "ratio: pass [0.1 [0.08, 0.12] (3 seeds) <= 0.333]",
+     "measured": "bias std 0.086 (relative to |mean|: 3.54); a*b, pgd_linf_ and `x`; c:\\d"},
+    {"claim": 3, "statement": "1. Biases converge", "verdict": "not converged",
+     "gates": "1 not converged", "criterion": "(a) >= 90% of biases negative",
+     "rule": "agrees when every essential check passes", "checks": "a: not converged",
+     "measured": '- negative biases 45% -> 52%, "quoted", #. [1]_ :x: y::'},
 ]
 
 
@@ -118,4 +121,4 @@ def test_default_profile_opens_the_report_on_its_landing_text(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert yte.process_yaml(template) == {}  # before any run: the rule graph, as before
     _write_verdicts(tmp_path)
-    assert yte.process_yaml(template) == {"partly": 1, "disagrees": 1}
+    assert yte.process_yaml(template) == {"partly": 1, "not converged": 1}

@@ -1,6 +1,8 @@
 """What every claim module shares: reading a study's results, per-sigma curves, and the
 verdict row. A claim module exposes `CLAIM`, `STATEMENT`, `CRITERION` and `judge(plan)`,
-which returns `row(...)`: the criterion stands beside the arithmetic that applies it."""
+which returns `row(...)`: the criterion stands beside the arithmetic that applies it. How
+checks, gates and seed intervals make the verdict: `verdict.py` (its RULE, unless a module
+states its own `RULE`)."""
 
 from __future__ import annotations
 
@@ -11,20 +13,20 @@ from .. import paths
 from ..errors import ConfigError
 from ..registry import Plan
 from ..results import load_final
+from .verdict import FAIL, PASS, RULE, Check, combine, gate_summary
 
 
-def verdict(passed: list[bool]) -> str:
-    if not passed:
-        return "not measured"
-    return "agrees" if all(passed) else ("partly" if any(passed) else "disagrees")
-
-
-def row(claim: int, statement: str, criterion: str, measured: str, passed: list[bool],
-        verdict_text: str | None = None) -> dict:
-    """A claim's F18 verdict row: statement, criterion, what was measured, and the verdict
-    (computed from `passed` unless one is given)."""
-    return {"claim": claim, "statement": statement, "criterion": criterion,
-            "measured": measured, "verdict": verdict_text or verdict(passed)}
+def row(claim: int, statement: str, criterion: str, measured: str,
+        checks: list[Check | bool], rule: str = RULE) -> dict:
+    """A claim's F18 verdict row: statement, criterion, the rule that combines its checks,
+    what was measured, each check's outcome (gates and intervals included), what the gates
+    stopped, and the verdict. A plain bool is an essential check with no interval (a
+    deterministic quantity, or a profile with one seed)."""
+    checks = [c if isinstance(c, Check) else Check(f"check {i + 1}", PASS if c else FAIL)
+              for i, c in enumerate(checks)]
+    return {"claim": claim, "statement": statement, "verdict": combine(checks),
+            "gates": gate_summary(checks), "criterion": criterion, "rule": rule,
+            "checks": "; ".join(c.text() for c in checks), "measured": measured}
 
 
 def by_sigma(df: pd.DataFrame, col: str) -> pd.Series:
