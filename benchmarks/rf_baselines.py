@@ -40,6 +40,7 @@ VARIANTS = {
     "l1_unitboth": ({"unit_norm": "both"}, [3e-4, 1e-3, 3e-3, 1e-2]),
     "topk_norm16": ({**TOPK_NORMALISED, "topk": 16}, [None]),  # topk_pixels before
     "topk_norm16_fixed": ({"normalize": True, "bias": "shared", "topk": 16}, [None]),
+    "l1_unitdec_chosen": ({"unit_norm": "decoder"}, [1e-3]),  # quick's l1_pixels, alone
     "l1_unitdec_mid": ({"unit_norm": "decoder"}, [5e-4, 2e-3]),
     "topk_raw16": ({"topk": 16}, [None]),
     "topk_raw8": ({"topk": 8}, [None]),
