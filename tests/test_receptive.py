@@ -132,6 +132,12 @@ def test_claim6_criterion_on_hand_built_shares():
     flat = [noise[0], {**noise[1], "share_centre_surround": 0.0}]
     out, _ = _claim6(flat + [topk])
     assert out[2] == "fail" and out[3] != "pass"
+    # a baseline with no living field is not measured, and does not decide the verdict
+    per_model = _per_model(noise + [topk]).assign(n_fields=[256, 256, 0], n_living=0,
+                                                 run_id=lambda d: d["model"])
+    checks, _ = C6.verdict_checks(per_model)
+    assert [c.outcome for c in checks] == ["pass"] * 3 + ["not measured"]
+    assert combine(checks) == "agrees"
 
 
 def test_claim6_gates():

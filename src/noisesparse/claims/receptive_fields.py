@@ -165,7 +165,8 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
     for r in base.itertuples():
         r = r._asdict()
         _, _, lo, hi = _share(r, "centre_surround")
-        out = V.PASS if hi < clo else (V.FAIL if lo > chi else V.INCONCLUSIVE)
+        out = (V.NOT_MEASURED if not np.isfinite(lo) else V.PASS if hi < clo
+               else V.FAIL if lo > chi else V.INCONCLUSIVE)  # no living field: not measured
         c = V.Check(f"{r['model']}: fewer centre-surround than noise", out,
                     f"{_txt(r, 'centre_surround')} vs {_txt(noisy.loc[cs_at], 'centre_surround')}")
         checks.append(V.gated(c.name, noise_runs, lambda c=c: c,
