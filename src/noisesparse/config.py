@@ -161,7 +161,8 @@ def validate(c: RunConfig) -> None:
         if c.activation != "relu" or c.bias != "neuron" or c.topk or c.inhib != "none" \
                 or c.normalize or c.l1 or c.unit_norm != "none":
             raise ConfigError("the Transformer has ReLU MLPs with per-neuron biases; the MLP "
-                              "ablation options (topk, inhib, normalize, unit_norm, l1, bias) do not apply")
+                              "ablation options (topk, inhib, normalize, unit_norm, l1, bias) "
+                              "do not apply")
         for name in ("n_layers", "d_model", "n_heads", "context"):
             v = getattr(c, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
