@@ -342,3 +342,49 @@ def test_zero_predictor_losses():
     close(M.zero_logits_cross_entropy(torch.tensor([0, 1, 9]), 10), math.log(10))
     with pytest.raises(ValueError, match="2 classes"):
         M.zero_logits_cross_entropy(torch.tensor([0]), 1)
+
+
+def test_topk_agreement_corrected_for_chance():
+    drive = torch.tensor([[4.0, 3.0, 2.0, 1.0]])
+    # the top two fire: a = 1, chance k/N = 0.5 -> (1 - 0.5) / 0.5 = 1
+    close(M.topk_agreement_corrected(drive, torch.tensor([[T, T, F, F]])), 1.0)
+    # units 0 and 2: a = 0.5 = chance -> 0
+    close(M.topk_agreement_corrected(drive, torch.tensor([[T, F, T, F]])), 0.0)
+    # the two least driven: a = 0 -> (0 - 0.5) / 0.5 = -1
+    close(M.topk_agreement_corrected(drive, torch.tensor([[F, F, T, T]])), -1.0)
+    # k = 1 of 4 and the wrong unit: a = 0, chance 0.25 -> -1/3; the right one: 1
+    close(M.topk_agreement_corrected(drive, torch.tensor([[F, T, F, F]])), -1 / 3)
+    close(M.topk_agreement_corrected(drive, torch.tensor([[T, F, F, F]])), 1.0)
+    # k = 3 of 4 with units 0, 1, 3: a = 2/3, chance 0.75 -> (2/3 - 3/4) / (1/4) = -1/3
+    close(M.topk_agreement_corrected(drive, torch.tensor([[T, T, F, T]])), -1 / 3)
+    # inputs with none or all active are skipped; the rest averaged: (1 + 0) / 2
+    active = torch.tensor([[T, T, F, F], [T, F, T, F], [F, F, F, F], [T, T, T, T]])
+    close(M.topk_agreement_corrected(drive.expand(4, 4), active), 0.5)
+    assert torch.isnan(M.topk_agreement_corrected(drive, torch.tensor([[T, T, T, T]])))
+
+
+def test_drive_spread_is_the_std_across_units_mean_over_inputs():
+    # input 1: 1, 3 -> std 1; input 2: 0, 0, -> 0; mean 0.5
+    close(M.drive_spread(torch.tensor([[1.0, 3.0], [0.0, 0.0]])), 0.5)
+    # ensemble [K=2, B=1, N=2]: std 1 and 2
+    close(M.drive_spread(torch.tensor([[[1.0, 3.0]], [[0.0, 4.0]]])), [1.0, 2.0])
+
+
+def test_lifetime_sparsity_tells_sparse_coding_from_dead_units():
+    # 4 inputs. Every unit fires on 1 of 4 inputs: share 0.25 each, spread 0.
+    even = M.lifetime_sparsity(torch.tensor([1.0, 1.0, 1.0, 1.0]), 4)
+    close(even["lifetime_share_std"], 0.0)
+    close(even["lifetime_dispersion"], 0.0)
+    # The same mean share 0.25 from one always-on unit and three dead ones: std
+    # sqrt(0.25 * 0.75) = 0.4330, its largest possible: dispersion 1.
+    dead = M.lifetime_sparsity(torch.tensor([4.0, 0.0, 0.0, 0.0]), 4)
+    close(dead["lifetime_share_std"], math.sqrt(0.25 * 0.75))
+    close(dead["lifetime_dispersion"], 1.0)
+    # shares 0.5, 0, 0.5, 0: mean 0.25, std 0.25 -> 0.25 / 0.4330 = 0.5774
+    half = M.lifetime_sparsity(torch.tensor([2.0, 0.0, 2.0, 0.0]), 4)
+    close(half["lifetime_dispersion"], 0.25 / math.sqrt(0.25 * 0.75))
+    # nothing fires: no sparsity to explain
+    assert torch.isnan(M.lifetime_sparsity(torch.zeros(3), 4)["lifetime_dispersion"])
+    # ensemble [K=2, N=4]
+    close(M.lifetime_sparsity(torch.tensor([[1.0, 1, 1, 1], [4.0, 0, 0, 0]]), 4)
+          ["lifetime_dispersion"], [0.0, 1.0])

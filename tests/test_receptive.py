@@ -1,4 +1,4 @@
-"""Receptive-field analysis (claim 6) on hand-built fields, and claim 7's matching."""
+"""Receptive-field analysis (claim 6) on hand-built fields."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,6 @@ import pytest
 
 from noisesparse import receptive as R
 from noisesparse.claims import receptive_fields as C6
-from noisesparse.claims import topk as C7
 from noisesparse.claims.verdict import combine
 
 YY, XX = np.mgrid[0:12, 0:12].astype(float)
@@ -161,19 +160,3 @@ def test_claim6_names_each_baseline_variant():
     assert C6.label("topk_pixels", row(topk=16)) == "Top-K k=16"
     assert C6.label("topk_pixels", row(topk=16, normalize=True, topk_schedule="exponential")) \
         == "Top-K k=16 (exponential), cosine"
-
-
-def test_claim7_matches_topk_across_k_at_the_noise_networks_sparsity():
-    # at sigma 0.3 the noise network is 5% active; Top-K (k) at 2.5% and 10% bracket it
-    noise = pd.DataFrame({"frac_active_clean": [0.05], "loss_clean": [0.3],
-                          "frac_active_noisy": [0.5], "loss_noisy": [0.6]},
-                         index=pd.Index([0.3], name="sigma"))
-    topk = pd.DataFrame({"sigma": [0.3, 0.3], "topk": [8, 32],
-                         "frac_active_clean": [0.025, 0.1], "loss_clean": [0.5, 0.3],
-                         "frac_active_noisy": [0.025, 0.1], "loss_noisy": [0.7, 0.5]})
-    m = C7.matched(noise, topk).set_index("eval")
-    # log-interpolation: 0.05 is halfway between 0.025 and 0.1 in log space -> 0.4
-    assert m.loc["clean", "loss_topk_matched"] == pytest.approx(0.4)
-    assert m.loc["clean", "noise_better"] is True
-    # noisy inputs: the noise network (50% active) is outside Top-K's range: not compared
-    assert np.isnan(m.loc["noisy", "loss_topk_matched"]) and m.loc["noisy", "noise_better"] is None

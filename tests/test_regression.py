@@ -98,8 +98,12 @@ def test_study_numbers_average_seeds_per_setting():
         "frac_dead": [0.0, 0.5, 0.25, float("nan")], "loss_clean": [1.0, 3.0, 2.0, float("nan")],
     })
     out = study_numbers(df)
+    # sigma 0 has two finished seeds: their spread beside each mean, e.g. std(0.5, 0.7)
+    # = 0.2 / sqrt(2); sigma 0.8 has one
     assert out == {"runs": 4, "diverged": 1,
-                   "sigma=0": {"frac_active_clean": 0.6, "frac_dead": 0.25, "loss_clean": 2.0},
+                   "sigma=0": {"frac_active_clean": 0.6, "frac_dead": 0.25, "loss_clean": 2.0,
+                               "frac_active_clean_sd": 0.141421, "frac_dead_sd": 0.353553,
+                               "loss_clean_sd": 1.41421},
                    "sigma=0.8": {"frac_active_clean": 0.2, "frac_dead": 0.25, "loss_clean": 2.0}}
     assert "sigma=0.8/loss_clean" in flatten(out)
 
@@ -120,3 +124,43 @@ def test_study_numbers_count_runs_that_fail_a_check():
     base = _changed("studies/sigma_sweep/sigma=0/unconverged", 0)
     assert compare(one_more, base, RULES) == []  # one run either way
     assert compare(_changed("studies/sigma_sweep/sigma=0/unconverged", 2), base, RULES)
+
+
+def _with_spread(sd_08=0.02):
+    d = copy.deepcopy(BASE)
+    d["studies"]["sigma_sweep"]["sigma=0.8"]["frac_active_clean_sd"] = sd_08
+    d["studies"]["sigma_sweep"]["sigma=0.8"]["loss_clean_sd"] = 0.002  # 10% of 0.020
+    return d
+
+
+def test_numbers_are_held_to_their_spread_over_seeds():
+    base = _with_spread()
+    # frac_active_clean: sd 4 x 0.02 = 0.08 beats the 0.01 floor
+    key = "studies/sigma_sweep/sigma=0.8/frac_active_clean"
+    moved = copy.deepcopy(base)
+    moved["studies"]["sigma_sweep"]["sigma=0.8"]["frac_active_clean"] = 0.279
+    assert compare(moved, base, RULES) == []
+    moved["studies"]["sigma_sweep"]["sigma=0.8"]["frac_active_clean"] = 0.281
+    (problem,) = compare(moved, base, RULES)
+    assert problem.startswith(key) and "> 0.08" in problem
+    # sigma 0 has no spread of its own: its loss gets the median relative spread of the
+    # loss over settings with seeds (0.002 / 0.020 = 10%) x 4 = 40% of 0.010 = 0.004
+    moved = copy.deepcopy(base)
+    moved["studies"]["sigma_sweep"]["sigma=0"]["loss_clean"] = 0.0139
+    assert compare(moved, base, RULES) == []
+    moved["studies"]["sigma_sweep"]["sigma=0"]["loss_clean"] = 0.0141
+    assert compare(moved, base, RULES)
+    # with no spread anywhere, the floor holds (frac_active_clean: 0.01)
+    assert compare(_changed("studies/sigma_sweep/sigma=0/frac_active_clean", 0.515), BASE, RULES)
+
+
+def test_seed_spread_and_relative_spreads_by_hand():
+    from noisesparse.summary import relative_spreads, seed_spread
+    flat = flatten(_with_spread())
+    assert relative_spreads(flat) == {"frac_active_clean": pytest.approx(0.1),
+                                      "loss_clean": pytest.approx(0.1)}
+    rel = relative_spreads(flat)
+    assert seed_spread("studies/sigma_sweep/sigma=0.8/frac_active_clean", flat, rel) == 0.02
+    assert seed_spread("studies/sigma_sweep/sigma=0/frac_active_clean", flat, rel) == \
+        pytest.approx(0.05)  # 10% of 0.5
+    assert seed_spread("studies/sigma_sweep/sigma=0/frac_dead", flat, rel) == 0.0

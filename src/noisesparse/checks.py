@@ -123,3 +123,26 @@ def run_checks(history: pd.DataFrame, status: str, loss_clean: float | None,
         out["loss_zero_noisy"] = loss_zero_noisy
     out["beats_zero_predictor"] = bool(ok and loss_clean < loss_zero_clean)
     return out
+
+
+def beats_zero_on(runs: pd.DataFrame, inputs: str) -> pd.Series:
+    """Per run of a final-metrics table (results.load_final): whether its loss on `inputs`
+    ("clean" or "noisy" held-out inputs) is strictly below the zero predictor's on the same
+    inputs (`loss_zero_<inputs>` from its checks). None where that was not recorded (results
+    written before the checks), False for a run that did not finish or whose loss is not
+    finite. A baseline is judged on the inputs it is compared on: for noisy ones the clean
+    `beats_zero_predictor` is the wrong gate."""
+    if inputs not in ("clean", "noisy"):
+        raise ValueError(f"inputs must be 'clean' or 'noisy', got {inputs!r}")
+    loss, zero = f"loss_{inputs}", f"loss_zero_{inputs}"
+    if zero not in runs or runs.empty:
+        return pd.Series([None] * len(runs), index=runs.index, dtype=object)
+
+    def one(r) -> bool | None:
+        z = r[zero]
+        if z is None or not math.isfinite(float(z)):
+            return None
+        l = r.get(loss)
+        return bool(r["status"] == "ok" and l is not None and math.isfinite(float(l))
+                    and float(l) < float(z))
+    return runs.apply(one, axis=1).astype(object)

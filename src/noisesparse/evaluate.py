@@ -81,6 +81,8 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
         add("frac_active_clean", M.fraction_active(act), n)
         wx = pre - b.unsqueeze(1)
         add("topk_agreement", M.topk_agreement(wx, act), n)
+        add("topk_agreement_corrected", M.topk_agreement_corrected(wx, act), n)
+        add("drive_std", M.drive_spread(wx), n)
         for k, v in M.preactivation_stats(pre).items():
             add(k, v, n)
         for k, v in M.sign_flips(wx, pre).items():
@@ -127,6 +129,7 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
     res["frac_active_living"] = M.fraction_active_living(counts, len(x), dead)
     res["frac_silent_clean"] = M.fraction_dead(silent)
     res["frac_active_nonsilent"] = M.fraction_active_living(counts, len(x), silent)
+    res.update(M.lifetime_sparsity(counts, len(x)))  # claim 2: every unit, or a few?
     res.update(M.neuron_preactivation_summary(pre_sum, pre_sq, len(x)))
     res.update({f"{k}_noisy": v for k, v in
                 M.neuron_preactivation_summary(pre_sum_n, pre_sq_n, len(x)).items()})

@@ -151,6 +151,47 @@ def topk_agreement(drive: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
     return per_input.nanmean(dim=-1)
 
 
+def topk_agreement_corrected(drive: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """Top-K agreement corrected for chance, per input (a - k/N) / (1 - k/N), mean over
+    inputs: a random choice of k units among N overlaps the k most driven by k/N on
+    average, so raw agreement rises as the layer gets denser (a sigma-0 and a sigma-0.8
+    network differ about 20-fold in k/N; issue 16). 1: the k most driven units fire; 0:
+    no better than chance. Inputs with no unit or every unit active are skipped (no
+    choice to agree on). drive, active: [..., B, N] -> [...]."""
+    n = active.shape[-1]
+    k = active.sum(dim=-1, keepdim=True)
+    rank = drive.argsort(dim=-1, descending=True).argsort(dim=-1)
+    kk = k.squeeze(-1).float()
+    a = ((rank < k) & active).float().sum(dim=-1) / kk.clamp(min=1)
+    chance = kk / n
+    corrected = (a - chance) / (1 - chance).clamp(min=1e-12)
+    return torch.where((kk > 0) & (kk < n), corrected, torch.nan).nanmean(dim=-1)
+
+
+def drive_spread(drive: torch.Tensor) -> torch.Tensor:
+    """The spread of the bias-free drive W x across units: its standard deviation over the
+    N units for each input, mean over inputs ([..., B, N] -> [...]). Claim 3 weighs the
+    bias spread against it: biases that differ by much less than the drives do act as one
+    common threshold."""
+    return drive.std(dim=-1, unbiased=False).mean(dim=-1)
+
+
+def lifetime_sparsity(active_counts: torch.Tensor, n_inputs: int) -> dict[str, torch.Tensor]:
+    """Each unit's lifetime activity, the share of the n_inputs inputs it fires on
+    (active_counts [..., N] from `neuron_active_counts`), summarised across units: its
+    standard deviation, and that spread over the largest it can be at the same mean
+    share p, sqrt(p (1 - p)), reached when every unit fires on all inputs or on none.
+    Dispersion 0: every unit fires equally often (sparse coding); 1: the sparsity is a
+    set of units that never fire beside units that always do (dead neurons). NaN when
+    p is 0 or 1 (no sparsity to explain)."""
+    share = active_counts / n_inputs
+    p = share.mean(dim=-1)
+    sd = share.std(dim=-1, unbiased=False)
+    top = (p * (1 - p)).sqrt()
+    return {"lifetime_share_std": sd,
+            "lifetime_dispersion": torch.where(top > 0, sd / top.clamp(min=1e-12), torch.nan)}
+
+
 def encoder_decoder_cosine(w_enc: torch.Tensor, w_dec: torch.Tensor) -> torch.Tensor:
     """Per-neuron cosine between encoder row W1[i, :] and decoder column W2[:, i].
 

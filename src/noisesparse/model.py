@@ -81,7 +81,11 @@ class SparseNet(nn.Module):
 
     Options (from RunConfig): activation, per-neuron or shared hidden bias, reconstruction
     or classification head, cosine pre-activation (`normalize`), an explicit Top-K
-    activation, or an inhibitory circuit after the encoder:
+    activation on the pre-activations W x + b (with the defaults, raw input and per-neuron
+    bias, it is the noise network with a cap of k active units, claim 7's baseline; with
+    `normalize` and a shared bias, the authors' SDM_DIFFUSION Top-K), unit-norm encoder
+    rows and/or decoder columns (`unit_norm`: with an L1 penalty, sparse coding), or an
+    inhibitory circuit after the encoder:
     mu <- mu + eta * ((mu0 - C relu(mu)) - mu) for `inhib_steps` steps, output relu(mu),
     with C an all-to-all N x N matrix or one interneuron, C z = V relu(u.z + c).
     """

@@ -23,6 +23,7 @@ SUMMARY = "results/summary.json"
 TOLERANCES = "regression/tolerances.yaml"
 # The numbers kept per setting: sparsity (clean held-out inputs), dead neurons, loss.
 KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
+SD = "_sd"  # suffix of a metric's standard deviation over the seeds of a setting
 DIGITS = 6  # significant digits kept: enough for any tolerance, stable to read
 # Counts of finished runs that fail a check (noisesparse.checks), by the check's column.
 CHECK_COUNTS = {"converged": "unconverged", "beats_zero_predictor": "no_better_than_zero"}
@@ -61,6 +62,9 @@ def study_numbers(df) -> dict:
     for key, g in (ok.groupby(varying, sort=True, dropna=False) if varying else [((), ok)]):
         name = _setting(g.iloc[0], varying)
         out[name] = {m: _round(g[m].mean()) for m in KEY_METRICS if m in g.columns}
+        if len(g) >= 2:  # the spread over seeds: what a tolerance `sd: k` scales with
+            out[name].update({f"{m}{SD}": _round(g[m].std(ddof=1)) for m in KEY_METRICS
+                              if m in g.columns})
         out[name].update(_count_false(g, "converged"))
     return out
 
@@ -72,7 +76,7 @@ def summarise(plan) -> dict:
     return {
         "profile": plan.profile,
         "with": list(plan.extras),
-        "verdicts": {f"claim_{int(r.claim)}": r.verdict for r in table.itertuples()},
+        "verdicts": {f"claim_{r.claim}": r.verdict for r in table.itertuples()},
         "studies": {name: study_numbers(load_final(rids)) for name, rids in plan.studies.items()},
     }
 
@@ -106,7 +110,9 @@ def flatten(d: dict, prefix: str = "") -> dict:
 
 def load_tolerances(path: str | Path) -> list[tuple[str, dict]]:
     """(key pattern, rule) pairs in file order; the first pattern matching a key applies.
-    A rule is `exact`, or a mapping with `abs` and/or `rel` (allowed difference)."""
+    A rule is `exact`, or a mapping with `abs`, `rel` and/or `sd` (allowed difference:
+    the largest of abs, rel x |committed value| and sd x the committed spread over seeds,
+    `seed_spread`)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"tolerances {path} not found")
@@ -117,10 +123,10 @@ def load_tolerances(path: str | Path) -> list[tuple[str, dict]]:
     for pattern, rule in raw.items():
         if rule == "exact":
             rule = {"abs": 0.0, "rel": 0.0, "exact": True}
-        elif not (isinstance(rule, dict) and set(rule) <= {"abs", "rel"} and rule
+        elif not (isinstance(rule, dict) and set(rule) <= {"abs", "rel", "sd"} and rule
                   and all(isinstance(v, (int, float)) and v >= 0 for v in rule.values())):
             raise ConfigError(f"{path}: {pattern}: a tolerance is `exact` or a mapping with "
-                              f"`abs` and/or `rel` (non-negative numbers), got {rule!r}")
+                              f"`abs`, `rel` and/or `sd` (non-negative numbers), got {rule!r}")
         rules.append((pattern, rule))
     return rules
 
@@ -132,10 +138,35 @@ def _rule(key: str, rules) -> dict | None:
     return None
 
 
+def relative_spreads(flat: dict) -> dict[str, float]:
+    """Per metric, the median over settings with seeds of its spread over seeds relative
+    to its mean: the spread a setting run with one seed is given."""
+    rel: dict[str, list[float]] = {}
+    for key, sd in flat.items():
+        if not key.endswith(SD) or not isinstance(sd, (int, float)):
+            continue
+        mean = flat.get(key[:-len(SD)])
+        if isinstance(mean, (int, float)) and mean:
+            rel.setdefault(key[:-len(SD)].rsplit("/", 1)[-1], []).append(abs(sd / mean))
+    return {m: float(sorted(v)[len(v) // 2]) for m, v in rel.items()}
+
+
+def seed_spread(key: str, flat: dict, rel: dict[str, float]) -> float:
+    """A number's spread over seeds in the committed summary: its own `<key>_sd` where its
+    setting had seeds, else its metric's median relative spread (`relative_spreads`) x
+    |value|; 0 when neither is known."""
+    sd = flat.get(key + SD)
+    if isinstance(sd, (int, float)):
+        return abs(float(sd))
+    v = flat.get(key)
+    return rel.get(key.rsplit("/", 1)[-1], 0.0) * abs(v) if isinstance(v, (int, float)) else 0.0
+
+
 def compare(current: dict, expected: dict, rules) -> list[str]:
     """Every difference beyond tolerance, one line each; empty when the results agree.
     A key present on one side only, or with no tolerance declared, is a failure too."""
     cur, exp = flatten(current), flatten(expected)
+    rel = relative_spreads(exp)
     problems = []
     for key in sorted(set(cur) | set(exp)):
         if key not in cur:
@@ -154,7 +185,8 @@ def compare(current: dict, expected: dict, rules) -> list[str]:
             if a != b:
                 problems.append(f"{key}: {b!r} -> {a!r} (must not change)")
             continue
-        allowed = max(rule.get("abs", 0.0), rule.get("rel", 0.0) * abs(b))
+        allowed = max(rule.get("abs", 0.0), rule.get("rel", 0.0) * abs(b),
+                      rule.get("sd", 0.0) * seed_spread(key, exp, rel))
         if abs(a - b) > allowed:
             problems.append(f"{key}: {b!r} -> {a!r} (|diff| {abs(a - b):.3g} > {allowed:.3g})")
     return problems

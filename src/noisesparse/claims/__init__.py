@@ -15,6 +15,14 @@ CLAIMS = (sparsity, dead_neurons, mechanism, shared_bias, noise_removal, recepti
 
 
 def verdicts(plan: Plan) -> pd.DataFrame:
-    """A computed verdict for each claim of the spec, with its criterion and measurements."""
-    rows = [r for r in (c.judge(plan) for c in CLAIMS) if r is not None]
-    return pd.DataFrame(rows)
+    """A computed verdict for each claim of the spec, with its criterion and measurements.
+    A module may return several rows (claim 10: 10a robustness, 10b efficiency). Claim
+    ids are strings ("1" .. "9", "10a", "10b"), the same in F18 and the summary."""
+    rows = []
+    for c in CLAIMS:
+        r = c.judge(plan)
+        rows += [] if r is None else (r if isinstance(r, list) else [r])
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["claim"] = out["claim"].astype(str)
+    return out

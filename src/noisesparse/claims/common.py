@@ -16,7 +16,7 @@ from ..results import load_final
 from .verdict import FAIL, PASS, RULE, Check, combine, gate_summary
 
 
-def row(claim: int, statement: str, criterion: str, measured: str,
+def row(claim: int | str, statement: str, criterion: str, measured: str,
         checks: list[Check | bool], rule: str = RULE) -> dict:
     """A claim's F18 verdict row: statement, criterion, the rule that combines its checks,
     what was measured, each check's outcome (gates and intervals included), what the gates
@@ -26,7 +26,8 @@ def row(claim: int, statement: str, criterion: str, measured: str,
               for i, c in enumerate(checks)]
     return {"claim": claim, "statement": statement, "verdict": combine(checks),
             "gates": gate_summary(checks), "criterion": criterion, "rule": rule,
-            "checks": "; ".join(c.text() for c in checks), "measured": measured}
+            "checks": "; ".join(c.text() for c in checks) or "no check made",
+            "measured": measured}
 
 
 def by_sigma(df: pd.DataFrame, col: str) -> pd.Series:
@@ -63,3 +64,43 @@ def figure_table(name: str, claim: int) -> pd.DataFrame:
         raise ConfigError(f"claim {claim} reads {path}: draw it first (`noisesparse figure "
                           f"{fig}`; the workflow does it before F18 and the summary)")
     return pd.read_csv(path)
+
+
+def finished(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"] == "ok"]
+
+
+def at_sigma(df: pd.DataFrame, sigma: float) -> tuple[float, pd.DataFrame]:
+    """(grid sigma nearest `sigma`, every run there, finished or not: the gates see them)."""
+    sig = np.sort(df["sigma"].unique())
+    if not len(sig):
+        return np.nan, df.iloc[0:0]
+    s = float(sig[np.argmin(np.abs(sig - sigma))])
+    return s, df[df["sigma"] == s]
+
+
+def per_seed(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    """seed x sigma table of `col` over finished runs (mean where a cell has several)."""
+    ok = finished(df)
+    if ok.empty or col not in ok:
+        return pd.DataFrame()
+    return ok.pivot_table(index="seed", columns="sigma", values=col, aggfunc="mean",
+                          dropna=False).sort_index(axis=1)
+
+
+def converged_sigmas(df: pd.DataFrame) -> list[float]:
+    """The sigmas whose runs all finished and converged (runs without the flag count as
+    converged: results written before it existed)."""
+    out = []
+    for s, g in df.groupby("sigma"):
+        conv = g["converged"] if "converged" in g else pd.Series(True, index=g.index)
+        conv = conv.map(lambda v: True if v is None or v != v else bool(v))
+        if (g["status"] == "ok").all() and conv.all():
+            out.append(float(s))
+    return sorted(out)
+
+
+def seeds_note(df: pd.DataFrame) -> str:
+    """'(n seeds)' for a run table: what the intervals stand on."""
+    n = finished(df)["seed"].nunique() if "seed" in df else 0
+    return f"{n} seed{'s' if n != 1 else ''}"

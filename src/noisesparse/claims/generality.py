@@ -3,52 +3,99 @@ activations."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from ..noise import is_zero_mean
-from .common import by_sigma, row, study
+from .common import at_sigma, converged_sigmas, finished, row, seeds_note, study
+from .verdict import NOT_CONVERGED, Check, gated, paired, threshold_check
 
 CLAIM = 8
 STATEMENT = "It holds across datasets, noise distributions, widths, tasks and activations"
-CRITERION = ("each curve's fraction active falls >= 2x between sigma 0 and its minimum over the "
-             "curve's whole sigma range (the Transformer's up to 8). Measured on clean held-out "
-             "inputs, except exponential and Poisson noise: not zero-mean, they shift every "
-             "input by E[noise] = sigma, so they are judged at x + E[noise] and on noisy inputs "
-             "(both must fall 2x). ReLU and GELU (the paper's 'GELU yes') are judged; sigmoid, "
-             "tanh and ELU are reported")
+FALL = 2.0  # ours: "sparse" at least halves the noiseless network's activity
+SIGMA_REF = 0.8  # where the ordering sub-claims are compared: the paper's default
+PAPER_GELU_THRESHOLD = 0.01  # REPLICATION.md: "active" means |a| > 1e-4 (0.01 in one run)
+CRITERION = (
+    f"each curve's fraction active at sigma 0 over its value at the curve's last converged "
+    f"sigma (not its minimum: a reversal on the way counts) >= {FALL:g}, per seed with a 95% t "
+    "interval where the study has seeds (the Transformer's sigma up to 8); measured on clean "
+    "held-out inputs. Judged (essential): datasets, latents, Gaussian and Laplace noise, "
+    "widths, tasks, ReLU and GELU (the paper's 'GELU yes'), the language model; and the "
+    f"paper's ordering at sigma~{SIGMA_REF:g}: the widest network is sparser than the "
+    "narrowest, reconstruction sparser than classification (difference of fractions active "
+    "< 0). Reported, not judged: exponential and Poisson noise (not zero-mean, the authors "
+    "left them out of their figure; at x + E[noise] and on noisy inputs), sigmoid, tanh, ELU")
 CURVES = (("datasets", "dataset"), ("latents", "dataset"), ("noise_types", "noise"),
           ("width", "width"), ("tasks", "task"), ("activations", "activation"),
           ("lm_sigma", "arch"))
 JUDGED_ACTIVATIONS = ("relu", "gelu")
 
 
-def fall(curve) -> float:
-    """Fraction active at sigma 0 over its minimum across the whole sigma range (inf when
-    it reaches 0; NaN without a sigma-0 point or with no activity at all)."""
-    if curve.empty or curve.index[0] != 0 or curve.iloc[0] <= 0:
-        return float("nan")
-    lo = curve.min()
-    return curve.iloc[0] / lo if lo > 0 else float("inf")
+def fall_check(label: str, g: pd.DataFrame, col: str, essential: bool) -> Check:
+    """Fraction active at sigma 0 over its value at the last converged sigma > 0, per
+    seed, behind the gates of the two sigmas it reads."""
+    conv = [s for s in converged_sigmas(g) if s > 0]
+    r0 = g[g["sigma"] == 0]
+    if not conv:
+        return Check(label, NOT_CONVERGED, f"no sigma > 0 converged ({seeds_note(g)})",
+                     essential)
+    last = conv[-1]
+    rl = g[g["sigma"] == last]
+    a, b = paired(r0, rl, col)
+    ratio = np.where(b > 0, a / np.where(b > 0, b, 1), np.inf)
+    c = gated(label, pd.concat([r0, rl]),
+              lambda: threshold_check(label, ratio, FALL, ">=",
+                                      f"fall over sigma 0-{last:g} (grid up to "
+                                      f"{g['sigma'].max():g}, {seeds_note(g)})"),
+              essential=essential)
+    return c
+
+
+def order_check(label: str, g: pd.DataFrame, key: str, sparser, denser) -> Check | None:
+    """Fraction active of `sparser` minus `denser` at sigma~SIGMA_REF, per seed (< 0)."""
+    s, rows = at_sigma(g, SIGMA_REF)
+    a, b = rows[rows[key] == sparser], rows[rows[key] == denser]
+    if a.empty or b.empty:
+        return None
+    x, y = paired(a, b, "frac_active_clean")
+    return gated(f"{label} at sigma {s:g}", rows, lambda: threshold_check(
+        label, x - y, 0.0, "<", f"{sparser} - {denser}"))
 
 
 def judge(plan) -> dict:
-    checks, parts = [], []
+    checks, notes = [], []
     for name, key in CURVES:
         df = study(plan, name)
         if df is None:
             continue
         for value, g in df.groupby(key):
-            shifted = name == "noise_types" and not is_zero_mean(value)
-            metrics = (["frac_active_shifted", "frac_active_noisy"] if shifted
-                       else ["frac_active_clean"])
-            ratios = []
-            for m in metrics:  # (at sigma 0, x + E[noise] is x: the clean value)
-                ratios.append(fall(by_sigma(g, m).dropna()))
-            if any(r != r for r in ratios):  # NaN: no sigma 0 in this curve
+            if 0.0 not in set(g["sigma"]):
+                continue
+            if name == "noise_types" and not is_zero_mean(value):
+                for m in ("frac_active_shifted", "frac_active_noisy"):
+                    checks.append(fall_check(f"{name}/{value} ({m})", g, m, essential=False))
                 continue
             judged = name != "activations" or value in JUDGED_ACTIVATIONS
-            label = " / ".join("to 0" if r == float("inf") else f"{r:.1f}x" for r in ratios)
-            what = " (at x + E[noise] / noisy)" if shifted else ""
-            parts.append(f"{name}/{value}: {label}{what} over sigma 0-{g['sigma'].max():g}"
-                         + ("" if judged else " (reported)"))
-            if judged:
-                checks.append(all(r >= 2 for r in ratios))
-    return row(CLAIM, STATEMENT, CRITERION, "; ".join(parts), checks)
+            checks.append(fall_check(f"{name}/{value}", g, "frac_active_clean", judged))
+        if name == "width":
+            w = sorted(df["width"].unique())
+            if len(w) >= 2:
+                checks.append(order_check("wider is sparser", df, "width", w[-1], w[0]))
+        if name == "tasks":
+            checks.append(order_check("reconstruction sparser than classification", df, "task",
+                                      "reconstruction", "classification"))
+        if name == "activations":
+            gelu = finished(df[df["activation"] == "gelu"])
+            thr = set(gelu["act_threshold"]) if "act_threshold" in gelu else set()
+            if PAPER_GELU_THRESHOLD in thr:
+                checks.append(fall_check(
+                    f"activations/gelu at threshold {PAPER_GELU_THRESHOLD:g}",
+                    df[(df["activation"] == "gelu")
+                       & (df["act_threshold"] == PAPER_GELU_THRESHOLD)],
+                    "frac_active_clean", essential=False))
+            else:
+                notes.append(f"GELU at the authors' threshold {PAPER_GELU_THRESHOLD:g}: not "
+                             f"measured (these runs count |a| > {sorted(thr) or '?'})")
+    checks = [c for c in checks if c is not None]
+    measured = "; ".join([f"{c.name}: {c.outcome} [{c.measured}]" for c in checks] + notes)
+    return row(CLAIM, STATEMENT, CRITERION, measured, checks)

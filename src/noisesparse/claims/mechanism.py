@@ -3,36 +3,74 @@ layer acts as a Top-K (k winners take all) layer."""
 
 from __future__ import annotations
 
-from .common import by_sigma, nearest, row, sweep
+import numpy as np
+import pandas as pd
+
+from .common import at_sigma, by_sigma, row, seeds_note, sweep
+from .verdict import gated, paired, threshold_check
 
 CLAIM = 3
 STATEMENT = "Biases converge to one negative value and weight norms to one value: a Top-K layer"
-CRITERION = ("at sigma~0.8 against sigma 0 (main sweep; living neurons: the authors' definition): "
-             "(a) >= 90% of biases negative and the mean bias below its sigma-0 value; (b) the "
-             "bias std of living neurons below its sigma-0 value; (c) the weight-norm coefficient "
-             "of variation of living neurons below its sigma-0 value; (d) Top-K agreement above "
-             "its sigma-0 value (a random network already scores ~0.9 at half active, so no "
-             "absolute threshold)")
+SIGMA_REF = 0.8  # the paper's default noise level (spec)
+NEGATIVE = 0.9  # ours: "one negative value" leaves at most one bias in ten non-negative
+REL_SPREAD = 0.5  # ours: biases that differ by under half the spread of the drives W x
+# across units reorder few units: the bias acts as one common threshold
+CRITERION = (
+    f"main sweep at sigma~{SIGMA_REF:g} against sigma 0 (same seeds; living units: the "
+    "authors' definition), each per seed with a 95% t interval: (a) share of negative biases "
+    f">= {NEGATIVE:g}, and the mean bias below its sigma-0 value; (b) the living units' bias "
+    "std over the spread of the bias-free drive W x across units (std over units per input, "
+    f"mean over inputs) <= {REL_SPREAD:g}; (c) the living units' weight-norm coefficient of "
+    "variation below its sigma-0 value; (d) Top-K agreement corrected for chance, "
+    "(a - k/N) / (1 - k/N) per input, above its sigma-0 value (raw agreement rises with k/N, "
+    "which differs about 20-fold between the two). All essential")
 
 
 def judge(plan) -> dict:
     df = sweep(plan)
-    c = {m: by_sigma(df, m) for m in ("bias_frac_negative", "bias_mean", "bias_std_living",
-                                      "bias_mean_living", "wnorm_cv_living", "topk_agreement")}
-    at0 = {m: v.iloc[0] for m, v in c.items()}
-    s08 = nearest(c["bias_mean"], 0.8)[0]
-    at = {m: nearest(v, 0.8)[1] for m, v in c.items()}
-    rel = {k: d["bias_std_living"] / abs(d["bias_mean_living"]) for k, d in (("0", at0), ("s", at))}
-    checks = [at["bias_frac_negative"] >= 0.9 and at["bias_mean"] < at0["bias_mean"],
-              at["bias_std_living"] < at0["bias_std_living"],
-              at["wnorm_cv_living"] < at0["wnorm_cv_living"],
-              at["topk_agreement"] > at0["topk_agreement"]]
-    measured = (f"sigma 0 -> {s08:g}: (a) negative biases {at0['bias_frac_negative']:.0%} -> "
-                f"{at['bias_frac_negative']:.0%}, mean bias {at0['bias_mean']:.3f} -> "
-                f"{at['bias_mean']:.3f}; (b) living bias std {at0['bias_std_living']:.3f} -> "
-                f"{at['bias_std_living']:.3f} (relative to |mean|: {rel['0']:.2f} -> "
-                f"{rel['s']:.2f}); (c) living weight-norm CV {at0['wnorm_cv_living']:.3f} -> "
-                f"{at['wnorm_cv_living']:.3f}; (d) Top-K agreement {at0['topk_agreement']:.3f} -> "
-                f"{at['topk_agreement']:.3f}; passed: "
-                + ", ".join(f"({k}) {'yes' if p else 'no'}" for k, p in zip("abcd", checks)))
+    s08, r08 = at_sigma(df, SIGMA_REF)
+    r0 = df[df["sigma"] == 0]
+    both = pd.concat([r0, r08])
+
+    def diff(col):
+        a, b = paired(r08, r0, col)
+        return a - b
+
+    def own(col, rows=r08):
+        ok = rows[rows["status"] == "ok"]
+        return ok[col].to_numpy(float) if col in ok else np.array([])
+
+    def rel(rows):
+        if "drive_std" not in rows:
+            return np.array([])
+        return own("bias_std_living", rows) / own("drive_std", rows)
+
+    checks = [
+        gated(f"(a1) share of negative biases at sigma {s08:g}", r08,
+              lambda: threshold_check("a1", own("bias_frac_negative"), NEGATIVE, ">=")),
+        gated(f"(a2) mean bias sigma {s08:g} - sigma 0", both,
+              lambda: threshold_check("a2", diff("bias_mean"), 0.0, "<", "difference")),
+        gated(f"(b) bias std / drive std at sigma {s08:g}", r08,
+              lambda: threshold_check("b", rel(r08), REL_SPREAD, "<=", "ratio")),
+        gated(f"(c) weight-norm CV sigma {s08:g} - sigma 0", both,
+              lambda: threshold_check("c", diff("wnorm_cv_living"), 0.0, "<", "difference")),
+        gated(f"(d) chance-corrected Top-K agreement sigma {s08:g} - sigma 0", both,
+              lambda: threshold_check("d", diff("topk_agreement_corrected")
+                                      if "topk_agreement_corrected" in df else [],
+                                      0.0, ">", "difference")),
+    ]
+    m = {c: by_sigma(df, c) for c in ("bias_frac_negative", "bias_mean", "bias_std_living",
+                                      "wnorm_cv_living", "topk_agreement",
+                                      "topk_agreement_corrected") if c in df}
+    fmt = lambda c, s: f"{m[c].get(s, np.nan):.3f}" if c in m else "not measured"
+    rel0 = np.nanmean(rel(r0)) if len(rel(r0)) else np.nan
+    measured = (f"means over {seeds_note(df)}, sigma 0 -> {s08:g}: negative biases "
+                f"{fmt('bias_frac_negative', 0.0)} -> {fmt('bias_frac_negative', s08)}; mean "
+                f"bias {fmt('bias_mean', 0.0)} -> {fmt('bias_mean', s08)}; living bias std "
+                f"{fmt('bias_std_living', 0.0)} -> {fmt('bias_std_living', s08)} (over the drive "
+                f"spread: {rel0:.3f} -> {np.nanmean(rel(r08)) if len(rel(r08)) else np.nan:.3f});"
+                f" weight-norm CV {fmt('wnorm_cv_living', 0.0)} -> "
+                f"{fmt('wnorm_cv_living', s08)}; Top-K agreement raw "
+                f"{fmt('topk_agreement', 0.0)} -> {fmt('topk_agreement', s08)}, chance-corrected "
+                f"{fmt('topk_agreement_corrected', 0.0)} -> {fmt('topk_agreement_corrected', s08)}")
     return row(CLAIM, STATEMENT, CRITERION, measured, checks)

@@ -1,30 +1,50 @@
-"""Claim 10 (ICML abstract): noisy training helps robustness and computational efficiency.
+"""Claim 10 (ICML abstract): noisy training helps robustness (10a) and computational
+efficiency (10b), two verdicts.
 
-Judged on F19 (PGD attacks and test-time noise on the trained networks) and F20 (the
-decoder timed dense and with only the active units), whose tables F18 reads (its `reads`
-in config/studies.yaml makes them inputs of the F18 step)."""
+10a is judged on F19 (PGD attacks and test-time noise on the trained networks), 10b on
+multiply-adds computed from the main sweep's fractions active and the layer sizes of F20
+(the decoder timed dense and with only the active units); F18 reads both tables (its
+`reads` in config/studies.yaml makes them inputs of the F18 step). Timings are machine
+noise: reported beside 10b, never judged."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .common import figure_table, row
+from ..efficiency import multiply_adds
+from ..results import load_final
+from .common import figure_table, finished, row, seeds_note, sweep
+from .shared_bias import explained_variance
+from .verdict import NOT_MEASURED, Check, gated, paired, threshold_check
 
 CLAIM = 10
-STATEMENT = "Noisy training helps robustness and computational efficiency"
-SIGMA_REF = 0.8  # the noise level compared with sigma = 0 (nearest grid point)
-CRITERION = (
-    "paper: none (the abstract's words only, no definition or numbers recovered). Ours, "
-    f"noisy = the trained sigma nearest {SIGMA_REF:g} vs sigma = 0. Robustness (F19): for "
-    "classifiers, mean accuracy over the eps > 0 grid under PGD L-inf, under PGD L2 (worst "
-    "case over eps' <= eps), and over test-time Gaussian noise sigma > 0: every noisy seed "
-    "above every sigma-0 seed; for reconstructions, the relative error the attack adds to "
-    "the network's clean error, mean over eps > 0, PGD L-inf and L2: every noisy seed below "
-    "every sigma-0 seed (a denoiser's clean error is higher by design, and its error under "
-    "Gaussian noise is its training objective: shown in F19, not judged). Efficiency (F20): at the "
-    "noisy sigma, the faster sparse decoder beats the dense one on the CPU at batch 1 and at "
-    "the large batch (measured speedup > 1)")
+CLAIM_A, CLAIM_B = "10a", "10b"
+STATEMENT_A = "Noisy training helps robustness"
+STATEMENT_B = "Noisy training helps computational efficiency"
+SIGMA_REF = 0.8  # the paper's default noise level: the classifiers' noisy side
+QUALITY = 0.05  # ours: matched quality is within 5 points of accuracy, of relative error,
+# or of explained variance of the sigma-0 network's
+CRITERION_A = (
+    "paper: none (the abstract's words only). Ours, per seed against sigma 0 (same seeds) "
+    "with a 95% t interval, at matched clean quality: the noisy network compared is the "
+    "largest trained sigma > 0 whose clean accuracy (classifiers) is within "
+    f"{QUALITY:g} below sigma 0's, or whose clean relative error (reconstructions) is within "
+    f"{QUALITY:g} above it (a network that outputs nearly zero is insensitive, not robust). "
+    "Essential: classifiers' mean accuracy over the eps > 0 grid under PGD L-inf and L2 "
+    "(worst case over eps' <= eps) higher; reconstructions' relative error the attack adds "
+    "to the clean error, mean over eps > 0, PGD L-inf and L2, lower. Reported: classifiers' "
+    "accuracy under test-time Gaussian noise (they trained on that noise); a denoiser's "
+    "error under Gaussian noise is its training objective: shown in F19 only")
+CRITERION_B = (
+    "paper: none (the abstract's words only). Ours: multiply-adds per input of a network "
+    "that computes only its active units' decoder columns (deterministic, from the main "
+    "sweep's clean fraction active and F20's layer sizes), at the largest sigma > "
+    f"0 whose explained variance is within {QUALITY:g} of sigma 0's (matched quality), over "
+    "the sigma-0 network's the same way, per seed (same seeds) with a 95% t interval: < 1. "
+    "The multiply-adds of the dense network and the measured CPU speedups are reported, "
+    "never judged (timings vary by machine)")
+# Each of 10a and 10b combines its checks under the shared rule (verdict.RULE).
 
 
 def _table(name: str) -> pd.DataFrame:
@@ -36,57 +56,105 @@ def _noisy_sigma(sigmas) -> float:
     return float(s[np.argmin(np.abs(s - SIGMA_REF))]) if len(s) else np.nan
 
 
-def robustness_checks(runs: pd.DataFrame) -> list[tuple[str, bool]]:
-    """(label, passed) per model, dataset and attack, from F19's per-run table."""
+def matched_sigma(clean: pd.Series, higher_is_better: bool) -> float:
+    """The largest sigma > 0 whose clean quality (mean over seeds, indexed by sigma) is
+    within QUALITY of sigma 0's on the worse side; NaN when none is."""
+    if 0.0 not in clean.index:
+        return np.nan
+    ref = clean.loc[0.0]
+    ok = [s for s, v in clean.items() if s > 0 and
+          (v >= ref - QUALITY if higher_is_better else v <= ref + QUALITY)]
+    return float(max(ok)) if ok else np.nan
+
+
+def _runs_for(ids) -> pd.DataFrame:
+    ids = list(dict.fromkeys(ids))
+    return load_final(ids) if ids else pd.DataFrame({"status": [], "seed": []})
+
+
+def robustness_checks(runs: pd.DataFrame) -> list[Check]:
+    """One check per model, dataset and attack, from F19's per-run table."""
     checks = []
     for (model, dataset, attack), g in runs.groupby(["model", "dataset", "attack"]):
         if model == "reconstruction" and attack == "gaussian":
             continue  # a denoiser's error under noise is its training objective, not a test
-        noisy = _noisy_sigma(g["sigma"])
-        if 0.0 not in set(g["sigma"]) or np.isnan(noisy):
+        if 0.0 not in set(g["sigma"]):
             continue
+        clf = model == "classifier"
+        clean = g[g["eps"] == 0].groupby(["sigma", "seed"])["value"].mean()
         per_seed = g[g["eps"] > 0].groupby(["sigma", "seed"])["value"].mean()
-        if model == "reconstruction":  # the error the attack adds to the network's own
-            per_seed -= g[g["eps"] == 0].groupby(["sigma", "seed"])["value"].mean()
-        clean, noisy_v = per_seed.loc[0.0], per_seed.loc[noisy]
-        better = (noisy_v.min() > clean.max() if model == "classifier"
-                  else noisy_v.max() < clean.min())
-        what = " (error added by the attack)" if model == "reconstruction" else ""
-        checks.append((f"{model} {dataset} {attack}{what}: sigma {noisy:g} "
-                       f"{noisy_v.mean():.3g} vs sigma 0 {clean.mean():.3g}", bool(better)))
+        if not clf:  # the error the attack adds to the network's own
+            per_seed = per_seed - clean
+        label = f"{model} {dataset} {attack}" + ("" if clf else " (error added by the attack)")
+        s = matched_sigma(clean.groupby("sigma").mean(), higher_is_better=clf)
+        reported = clf and attack == "gaussian"
+        if np.isnan(s):
+            checks.append(Check(label, NOT_MEASURED, "no noisy network at matched clean "
+                                f"{'accuracy' if clf else 'error'}", not reported))
+            continue
+        a = per_seed.loc[s].rename("value").reset_index().assign(status="ok")
+        b = per_seed.loc[0.0].rename("value").reset_index().assign(status="ok")
+        noisy, zero = paired(a, b, "value")
+        ids = g.loc[g["sigma"].isin([0.0, s]), "run_id"] if "run_id" in g else []
+        what = (f"sigma {s:g} - sigma 0 (clean {clean.loc[s].mean():.3g} vs "
+                f"{clean.loc[0.0].mean():.3g})")
+        checks.append(gated(label, _runs_for(ids), lambda n=noisy, z=zero, w=what, c=clf:
+                            threshold_check(label, n - z, 0.0, ">" if c else "<", w),
+                            essential=not reported))
     return checks
 
 
-def efficiency_checks(eff: pd.DataFrame) -> tuple[list[tuple[str, bool]], str]:
-    """(label, passed) per batch size on the CPU, and a line of what was measured."""
+def efficiency_check(main: pd.DataFrame, eff: pd.DataFrame) -> tuple[Check, str]:
+    """10b's check on multiply-adds, and what the timings measured (reported)."""
+    sizes = eff.iloc[0]
+    d_in, width, d_out = int(sizes["d_in"]), int(sizes["width"]), int(sizes["d_out"])
+    ok = finished(main).assign(ev=explained_variance)
+    ev = ok.groupby("sigma")["ev"].mean()
+    s = matched_sigma(ev, higher_is_better=True)  # its gate then says if it converged
+    macs = lambda f: multiply_adds(f, d_in, width, d_out)["macs_sparse"]
+    dense = multiply_adds(1.0, d_in, width, d_out)["macs_dense"]
+    label = "multiply-adds at matched quality over sigma 0's"
+    if np.isnan(s):
+        c = Check(label, NOT_MEASURED, f"no sigma > 0 within {QUALITY:g} of sigma "
+                  f"0's explained variance {ev.get(0.0, np.nan):.3f}")
+    else:
+        a, b = paired(main[main["sigma"] == s], main[main["sigma"] == 0],
+                      "frac_active_clean")
+        ratio = np.array([macs(x) / macs(y) for x, y in zip(a, b)])
+        c = gated(label, main[main["sigma"].isin([0.0, s])], lambda: threshold_check(
+            label, ratio, 1.0, "<", f"sigma {s:g} (explained variance {ev[s]:.3f} vs "
+            f"{ev[0.0]:.3f}; dense network {dense:,.0f} multiply-adds, this one "
+            f"{np.mean([macs(x) for x in a]):,.0f})"))
     cpu = eff[eff["device"] == "cpu"]
     noisy = _noisy_sigma(cpu["sigma"])
-    checks, notes = [], []
-    for b, g in cpu.groupby("batch"):
-        at = g[g["sigma"] == noisy]
-        best = at.loc[at["decoder_speedup"].idxmax()]
-        checks.append((f"batch {b}: {best['method']} decoder {best['decoder_speedup']:.2f}x, "
-                       f"network {best['network_speedup']:.2f}x at sigma {noisy:g} "
-                       f"(fraction active {best['frac_active']:.3f}, decoder multiply-adds "
-                       f"saved {best['decoder_macs_saved']:.0%})",
-                       bool(best["decoder_speedup"] > 1)))
-    return checks, "; ".join(notes)
+    timing = "; ".join(
+        f"batch {b}: best {r['method']} decoder {r['decoder_speedup']:.2f}x, network "
+        f"{r['network_speedup']:.2f}x at sigma {noisy:g}"
+        for b, g in cpu[cpu["sigma"] == noisy].groupby("batch")
+        for r in [g.loc[g["decoder_speedup"].idxmax()]])
+    return c, timing
 
 
-def judge(plan) -> dict | None:
-    if "robustness" not in plan.studies:
-        return None
-    rob = robustness_checks(_table("F19_runs"))
-    eff, _ = efficiency_checks(_table("F20"))
+def judge_robustness(plan) -> dict:
+    checks = robustness_checks(_table("F19_runs"))
+    return row(CLAIM_A, STATEMENT_A, CRITERION_A,
+               "; ".join(f"{c.name}: {c.measured}" for c in checks), checks)
+
+
+def judge_efficiency(plan) -> dict:
+    main = sweep(plan)
+    check, timing = efficiency_check(main, _table("F20"))
     synth = _table("F20_synthetic")
     be = synth[synth["device"] == "cpu"].drop_duplicates(["width", "d_out", "batch", "method"])
     be_text = ", ".join(f"{r.width}->{r.d_out} batch {r.batch} {r.method} "
                         f"{r.break_even_frac_active:.3g}" for r in be.itertuples())
+    measured = (f"{check.measured} ({seeds_note(main)}). Timings (reported, not judged; "
+                f"one network per sigma, CPU): {timing}; break-even fraction active on "
+                f"synthetic activations: {be_text}")
+    return row(CLAIM_B, STATEMENT_B, CRITERION_B, measured, [check])
 
-    def half(checks):
-        ok = sum(p for _, p in checks)
-        return f"{ok}/{len(checks)} pass ({'; '.join(t for t, _ in checks)})"
 
-    measured = (f"robustness: {half(rob)}. efficiency: {half(eff)}; break-even fraction "
-                f"active on synthetic activations (CPU): {be_text}")
-    return row(CLAIM, STATEMENT, CRITERION, measured, [p for _, p in rob + eff])
+def judge(plan) -> list[dict] | None:
+    if "robustness" not in plan.studies:
+        return None
+    return [judge_robustness(plan), judge_efficiency(plan)]

@@ -274,71 +274,127 @@ def f9_noise_removal(plan, fig_id, title):
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
+TOPK_SCHEDULES = {"fixed": "", "linear": ", k decayed linearly",
+                  "exponential": ", k decayed exponentially"}
+F11_NOISE = "noise (ReLU, per-neuron bias)"
+F11_TOPK = "Top-K, noise network's architecture (raw input, per-neuron bias)"
+F11_AUTHORS = "authors' normalised Top-K"
+F11_COSINE = "authors' normalised cosine (shared bias)"
+F11_L1 = "L1 penalty, no noise"
+FAILED_LABEL = "×: failed to train (MSE ≥ zero predictor's)"
+
+
+def _failed(df: pd.DataFrame) -> pd.DataFrame:
+    """failed_<inputs>: 1 where a run does not beat the zero predictor on those inputs, 0
+    where it does, NaN where not recorded (checks.beats_zero_on)."""
+    from ..checks import beats_zero_on
+    out = df.copy()
+    for ev in ("clean", "noisy"):
+        beats = beats_zero_on(out, ev)
+        out[f"failed_{ev}"] = beats.map(lambda b: float("nan") if b is None else float(not b))
+    return out
+
+
 def f11_baselines(plan, fig_id, title):
     """Reconstruction MSE (of the clean input) against fraction active, on clean held-out
-    inputs and on the same inputs with each model's training noise: noise vs Top-K trained
-    at the same σ (one dashed line across k per σ), the authors' cosine model across σ, and
-    the L1 penalty (no noise, so clean only)."""
-    parts = []
-    sweep = _final(plan, "sigma_sweep")
-    parts.append(sweep.assign(method="noise (ReLU, per-neuron bias)", k=0))
+    inputs and on the same inputs with each model's training noise: noise vs Top-K with the
+    noise network's architecture trained at the same σ (one dashed line across k per σ), the
+    authors' normalised Top-K and cosine model (labelled variants), and the L1 penalty (no
+    noise, so clean only). A run that does not beat the zero predictor on a panel's inputs
+    is crossed out there: it failed to train, and claim 7 does not compare with it."""
+    parts = [_final(plan, "sigma_sweep").assign(method=F11_NOISE, k=0)]
     if "l1_baseline" in plan.studies:
-        l1 = _final(plan, "l1_baseline")
-        parts.append(l1.assign(method="L1 penalty, no noise", k=0))
+        parts.append(_final(plan, "l1_baseline").assign(method=F11_L1, k=0))
     if "topk_baseline" in plan.studies:
         tk = _final(plan, "topk_baseline")
-        parts.append(tk.assign(method="Top-K " + tk["topk_schedule"].map(
-            {"fixed": "fixed k", "linear": "k decayed linearly", "exponential":
-             "k decayed exponentially"}), k=tk["topk"]))
+        parts.append(tk.assign(method=F11_TOPK + tk["topk_schedule"].map(TOPK_SCHEDULES),
+                               k=tk["topk"]))
+    if "topk_authors" in plan.studies:
+        tk = _final(plan, "topk_authors")
+        parts.append(tk.assign(method=F11_AUTHORS + tk["topk_schedule"].map(TOPK_SCHEDULES),
+                               k=tk["topk"]))
     if "cosine_baseline" in plan.studies:
-        parts.append(_final(plan, "cosine_baseline").assign(
-            method="cosine + shared bias (authors' LEARN_K_SHARED_BIAS)", k=0))
-    df = pd.concat(parts, ignore_index=True)
-    table = S.summarise(df, ["method", "sigma", "k", "l1"], ["frac_active_clean",
-                        "frac_active_noisy", "loss_clean", "loss_noisy", "loss_clean_rel"])
+        parts.append(_final(plan, "cosine_baseline").assign(method=F11_COSINE, k=0))
+    df = _failed(pd.concat(parts, ignore_index=True))
+    metrics = ["frac_active_clean", "frac_active_noisy", "loss_clean", "loss_noisy",
+               "loss_clean_rel", "failed_clean", "failed_noisy"]
+    metrics += [c for c in ("loss_zero_clean", "loss_zero_noisy") if c in df]
+    table = S.summarise(df, ["method", "sigma", "k", "l1"], metrics)
     colours = S.sigma_colours(table["sigma"])
     fig, axes = S.panels(2, w=5.2, h=3.6)
     for ax, ev, title_ in zip(axes, ("clean", "noisy"), (S.CLEAN, "noisy inputs (its own σ)")):
         fa, loss = f"frac_active_{ev}_mean", f"loss_{ev}_mean"
         for method, g in table.groupby("method", sort=False):
-            if method.startswith("L1") and ev == "noisy":
+            if method == F11_L1 and ev == "noisy":
                 continue  # trained without noise: no noisy inputs of its own
-            if method.startswith("Top-K"):
-                ls = "--" if "fixed" in method else ":"
+            topk = method.startswith(F11_TOPK) or method.startswith(F11_AUTHORS)
+            if topk:  # one line across k per sigma
+                marker = "s" if method.startswith(F11_TOPK) else "v"
+                ls = "--" if method in (F11_TOPK, F11_AUTHORS) else ":"
                 for s, gs in g.groupby("sigma"):
                     gs = gs.sort_values(fa)
-                    ax.plot(gs[fa], gs[loss], ls=ls, marker="s", color=colours[s], ms=3,
+                    ax.plot(gs[fa], gs[loss], ls=ls, marker=marker, color=colours[s], ms=3,
                             lw=0.9, label=f"{method}, σ={s:g}" if ev == "clean" else None)
-                    S.mark_unconverged(ax, gs[fa], gs[loss], gs.get("converged"), "s",
+                    S.mark_unconverged(ax, gs[fa], gs[loss], gs.get("converged"), marker,
                                        colours[s], 3)
+                    _cross_failed(ax, gs, ev, fa, loss)
                 continue
-            g = g.sort_values("sigma" if not method.startswith("L1") else "l1")
-            marker = {"n": "o", "c": "^", "L": "D"}[method[0]]
-            ax.plot(g[fa], g[loss], "-", color="0.3" if method[0] != "L" else "C3", lw=0.8,
+            g = g.sort_values("l1" if method == F11_L1 else "sigma")
+            marker = {F11_NOISE: "o", F11_COSINE: "^", F11_L1: "D"}[method]
+            ax.plot(g[fa], g[loss], "-", color="C3" if method == F11_L1 else "0.3", lw=0.8,
                     label=method if ev == "clean" else None)
             ax.scatter(g[fa], g[loss], c=[colours[s] for s in g["sigma"]], marker=marker,
                        s=22, zorder=3, edgecolors="0.2", linewidths=0.4)
             S.mark_unconverged(ax, g[fa], g[loss], g.get("converged"), marker,
                                [colours[s] for s in g["sigma"]], 22 ** 0.5)
+            _cross_failed(ax, g, ev, fa, loss)
+        zero = table.get(f"loss_zero_{ev}_mean")
+        if zero is not None and zero.notna().any():
+            ax.axhline(float(zero.mean()), color="C3", ls=":", lw=0.8,
+                       label="zero predictor (outputs 0)" if ev == "clean" else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"{S.ACTIVE_LABEL} ({title_})")
         ax.set_ylabel(f"MSE to the clean input ({ev} inputs)")
         ax.set_title(title_)
     handles, labels = axes[0].get_legend_handles_labels()  # beside: no free corner
+    for h, lab in zip(*axes[1].get_legend_handles_labels()):  # marks drawn on the right only
+        if lab not in labels:
+            handles.append(h)
+            labels.append(lab)
     axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1),
                    borderaxespad=0, fontsize=5.5)
+    studies = [s for s in ("sigma_sweep", "l1_baseline", "topk_baseline", "topk_authors",
+                           "cosine_baseline") if s in plan.studies]
     caption = ("Reconstruction error at matched sparsity, each model evaluated on the inputs it "
                "was trained for: on clean held-out inputs (left) and with its own training noise "
                "(right). Markers are coloured by the training σ: noise-trained ReLU networks "
-               "(circles, along σ), Top-K (cosine pre-activation with unit encoder rows re-"
-               "normalised after every step, shared bias; squares, one dashed line across k "
-               "per σ), the authors' cosine model with a shared bias (triangles), an L1 "
-               "penalty without noise (diamonds, clean only). All reconstruct the raw clean "
-               "input, so the MSEs compare. Claim 7 (F18) compares the noise network with Top-K "
-               "at the same σ, interpolated across k to the same fraction active. Lower is "
-               f"better.\n{S.describe(plan, _runs(plan, *[s for s in ('sigma_sweep', 'l1_baseline', 'topk_baseline', 'cosine_baseline') if s in plan.studies]))}.")
+               "(circles, along σ); Top-K with the noise network's architecture (raw input, "
+               "per-neuron bias, the k largest of W x + b kept and ReLU'd; squares, one dashed "
+               "line across k per σ), the baseline claim 7 judges; the authors' normalised "
+               "Top-K (unit inputs and encoder rows, shared bias; down-triangles) and cosine "
+               "model (triangles), labelled variants; an L1 penalty without noise (diamonds, "
+               "clean only). All reconstruct the raw clean input, so the MSEs compare; the "
+               "dotted red line is the zero predictor's MSE, and a run above it on a panel's "
+               "inputs is crossed out (failed to train; not compared). Claim 7 (F18) compares "
+               "the noise network with the raw Top-K at the same σ, interpolated across k to "
+               "the same fraction active. Lower is better.\n"
+               f"{S.describe(plan, _runs(plan, *studies))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
+
+
+def _cross_failed(ax, g: pd.DataFrame, ev: str, fa: str, loss: str) -> None:
+    """A red x over the points (seed means) of which some seed failed to beat the zero
+    predictor on `ev` inputs; one legend entry per axis."""
+    col = f"failed_{ev}_mean"
+    if col not in g:
+        return
+    bad = g[g[col].fillna(0) > 0]
+    if bad.empty:
+        return
+    ax.scatter(bad[fa], bad[loss], marker="x", s=30, color="C3", linewidths=1.0, zorder=5)
+    if FAILED_LABEL not in ax.get_legend_handles_labels()[1]:
+        ax.scatter([], [], marker="x", color="C3", label=FAILED_LABEL)
 
 
 def f12_inhibition(plan, fig_id, title):

@@ -49,7 +49,13 @@ def f18_replication(plan, fig_id, title):
                "inputs (exponential and Poisson noise also at x + E[noise]); the table gives "
                "dead neurons under both definitions (the authors': no activity on a noisy pass "
                "of the training data; ours: silent on clean data) and each side's epochs "
-               "(the paper's epoch: ceil(n_train / batch) steps). Verdicts per claim: "
+               "(the paper's epoch: ceil(n_train / batch) steps). Verdicts per claim "
+               "(table `verdicts`: verdict, gates, criterion, rule, checks, measured): each "
+               "verdict shows its gates (runs not converged, baselines that do not beat the "
+               "zero predictor) and, in its checks, every compared quantity's mean with its "
+               "95% t interval over seeds and the threshold it is held to ('1 seed: no "
+               "interval' where a study has one); claim 10 is judged as 10a (robustness) and "
+               "10b (efficiency). "
                + ", ".join(f"{v} {k}" for k, v in counts.items())
                + (". Settings differ from the paper's outside the paper profile (see "
                   "our_setting)." if plan.profile != "paper" else ".")
