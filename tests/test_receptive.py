@@ -6,6 +6,7 @@ import pytest
 
 from noisesparse import receptive as R
 from noisesparse.claims import receptive_fields as C6
+from noisesparse.claims.verdict import combine
 
 YY, XX = np.mgrid[0:12, 0:12].astype(float)
 GABOR = R.gabor([5.5, 6.2, 0.7, np.log(1.8), np.log(2.5), 0.2, 1.0, 0.4, 0.0], YY, XX)
@@ -91,15 +92,71 @@ def _per_model(rows):
                          for i, r in enumerate(rows)])
 
 
+def test_wilson_interval_worked_by_hand():
+    # 0 of 64: [0, z^2 / (n + z^2)] = [0, 3.8415 / 67.8415]
+    assert C6.wilson(0, 64) == pytest.approx((0.0, 3.841459 / 67.841459), abs=1e-6)
+    # 32 of 64: centred on 1/2, half-width z sqrt(1/4n + z^2/4n^2) / (1 + z^2/n)
+    z, n = 1.959964, 64
+    half = z * np.sqrt(0.25 / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert C6.wilson(32, 64) == pytest.approx((0.5 - half, 0.5 + half))
+    assert all(np.isnan(C6.wilson(0, 0)))
+
+
+def _claim6(rows, n=256, converged=True, beats=True):
+    per_model = _per_model(rows).assign(n_fields=n, n_living=n, run_id=lambda d: d["model"])
+    runs = pd.DataFrame({"run_id": per_model["model"], "status": "ok",
+                         "converged": [converged if not b else True for b in per_model["baseline"]],
+                         "beats_zero_predictor": [beats if b else True
+                                                  for b in per_model["baseline"]]})
+    checks, _ = C6.verdict_checks(per_model, runs)
+    return [c.outcome for c in checks], combine(checks)
+
+
 def test_claim6_criterion_on_hand_built_shares():
     noise = [{"sigma": 0.0, "baseline": False, "share_gabor": 0.1, "share_centre_surround": 0.0},
              {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1}]
     topk = {"sigma": 0.0, "baseline": True, "share_gabor": 0.8, "share_centre_surround": 0.0}
-    checks, _ = C6.verdict_checks(_per_model(noise + [topk]))
-    assert checks == [True, True, True]
-    # a baseline with as many centre-surround fields as noise fails (c)
-    checks, _ = C6.verdict_checks(_per_model(noise + [{**topk, "share_centre_surround": 0.1}]))
-    assert checks == [True, True, False]
-    # Gabor share at noise not 2x the dense network's: (a) fails
-    dense = [{**noise[0], "share_gabor": 0.4}, noise[1]]
-    assert C6.verdict_checks(_per_model(dense + [topk]))[0][0] is False
+    assert _claim6(noise + [topk]) == (["pass"] * 4, "agrees")
+    # a baseline with as many centre-surround fields as noise: (c) fails (not below it)
+    out, verdict = _claim6(noise + [{**topk, "share_centre_surround": 0.2}])
+    assert out[3] == "fail" and verdict == "partly"
+    # Gabor share at noise not 2x the dense network's: fails
+    dense = [{**noise[0], "share_gabor": 0.5}, noise[1]]
+    assert _claim6(dense + [topk])[0][1] == "fail"
+    # 48% of 64 fitted fields against 50%: the interval straddles it
+    near = [noise[0], {**noise[1], "share_gabor": 31 / 64}]
+    out, verdict = _claim6(near + [topk], n=64)
+    assert out[0] == "inconclusive" and verdict == "inconclusive"
+    # no centre-surround at all: (b) fails, (c) cannot pass
+    flat = [noise[0], {**noise[1], "share_centre_surround": 0.0}]
+    out, _ = _claim6(flat + [topk])
+    assert out[2] == "fail" and out[3] != "pass"
+    # a baseline with no living field is not measured, and does not decide the verdict
+    per_model = _per_model(noise + [topk]).assign(n_fields=[256, 256, 0], n_living=0,
+                                                 run_id=lambda d: d["model"])
+    checks, _ = C6.verdict_checks(per_model)
+    assert [c.outcome for c in checks] == ["pass"] * 3 + ["not measured"]
+    assert combine(checks) == "agrees"
+
+
+def test_claim6_gates():
+    noise = [{"sigma": 0.0, "baseline": False, "share_gabor": 0.1, "share_centre_surround": 0.0},
+             {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1}]
+    topk = {"sigma": 0.0, "baseline": True, "share_gabor": 0.8, "share_centre_surround": 0.0}
+    out, verdict = _claim6(noise + [topk], beats=False)
+    assert out == ["pass"] * 3 + ["baseline failed"] and verdict == "baseline failed"
+    out, verdict = _claim6(noise + [topk], converged=False)
+    assert out == ["not converged"] * 4 and verdict == "not converged"
+
+
+def test_claim6_names_each_baseline_variant():
+    """F10's rows: sparse coding and the free-weight L1, the raw and the cosine Top-K, apart."""
+    row = lambda **kw: pd.Series({"sigma": 0.0, "l1": 0.0, "topk": 0, "unit_norm": "none",
+                                  "normalize": False, "topk_schedule": "fixed", **kw})
+    assert C6.label("receptive_fields", row(sigma=0.3)) == "noise σ=0.3"
+    assert C6.label("l1_pixels", row(l1=1e-3, unit_norm="decoder")) == \
+        "L1 λ=0.001, unit dictionary"
+    assert C6.label("l1_pixels", row(l1=1e-4)) == "L1 λ=0.0001, free weights"
+    assert C6.label("topk_pixels", row(topk=16)) == "Top-K k=16"
+    assert C6.label("topk_pixels", row(topk=16, normalize=True, topk_schedule="exponential")) \
+        == "Top-K k=16 (exponential), cosine"

@@ -373,6 +373,39 @@ def test_cosine_model_reconstructs_the_raw_input_with_unit_encoder_rows(data):
         assert 0 < rel < 0.8, (c.run_id, rel)  # it learned: far better than predicting zeros
 
 
+@pytest.mark.parametrize("unit_norm", ["decoder", "encoder", "both"])
+def test_unit_norm_keeps_the_dictionary_on_the_unit_sphere(data, unit_norm):
+    """Sparse coding (`unit_norm`): the constrained weights start at unit norm and are
+    projected back after every step, the others are left alone; the input is not
+    normalised (unlike the cosine model), so the drive is W x + b on the raw input."""
+    c = cfg(unit_norm=unit_norm, l1=1e-2, steps=60)
+    ens = trainer([c], data)
+    rows = lambda: ens.model.w1.detach()[0].norm(dim=-1)  # one per hidden unit
+    cols = lambda: ens.model.w2.detach()[0].norm(dim=0)  # one per hidden unit
+    unit_rows, unit_cols = unit_norm in ("encoder", "both"), unit_norm in ("decoder", "both")
+    for check in ("init", "trained"):
+        for norms, unit in ((rows(), unit_rows), (cols(), unit_cols)):
+            if unit:
+                assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5), check
+            else:
+                assert (norms - 1).abs().max() > 0.05, check
+        if check == "init":
+            ens.fit(progress=False)
+    x = ens.x_test[:8]
+    with torch.no_grad():
+        pre = ens.model.encode(x)[0][0]
+    assert torch.allclose(pre, x @ ens.model.w1[0].detach().T + ens.model.b1[0].detach(),
+                          atol=1e-5)
+    assert "unit" + unit_norm[:3] in c.run_id
+
+
+def test_unit_norm_rejects_a_dictionary_without_reconstruction():
+    with pytest.raises(ConfigError, match="reconstruction only"):
+        cfg(unit_norm="decoder", task="classification")
+    with pytest.raises(ConfigError, match="unit_norm"):
+        cfg(unit_norm="rows")
+
+
 # ------------------------------------------------------------------------ (d) optimiser
 
 

@@ -24,6 +24,7 @@ SCHEDULES = ("constant", "linear")
 OPTIMIZERS = ("adam", "sgd")
 TOPK_SCHEDULES = ("fixed", "linear", "exponential")
 TOPK_MODES = ("mask", "subtract")
+UNIT_NORMS = ("none", "encoder", "decoder", "both")
 INHIB = ("none", "all_to_all", "interneuron")
 
 # Fields that may differ between members of one batched ensemble; every other field
@@ -47,6 +48,10 @@ class RunConfig:
     act_threshold: float = 1e-4  # |a| above this counts as active for non-ReLU units
     bias: str = "neuron"
     normalize: bool = False  # cosine pre-activation: encoder rows and inputs L2-normalised
+    # Sparse coding's constraint: encoder rows and/or decoder columns (the dictionary) kept at
+    # unit L2 norm (projected after every step), so an L1 penalty cannot shrink the code by
+    # growing the weights
+    unit_norm: str = "none"
     topk: int = 0  # explicit Top-K activation keeping the k largest (0: off)
     topk_schedule: str = "fixed"  # or k decays from width to topk over topk_decay of steps
     topk_decay: float = 0.5
@@ -96,6 +101,8 @@ class RunConfig:
             parts.append(f"{self.bias}bias")
         if self.normalize:
             parts.append("cos")
+        if self.unit_norm != "none":
+            parts.append(f"unit{self.unit_norm[:3]}")
         if self.topk:
             parts.append(f"top{self.topk}" + ("" if self.topk_schedule == "fixed"
                                               else self.topk_schedule[:3]))
@@ -152,9 +159,10 @@ def validate(c: RunConfig) -> None:
         raise ConfigError("task language_model goes with arch transformer, and only with it")
     if c.arch == "transformer":
         if c.activation != "relu" or c.bias != "neuron" or c.topk or c.inhib != "none" \
-                or c.normalize or c.l1:
+                or c.normalize or c.l1 or c.unit_norm != "none":
             raise ConfigError("the Transformer has ReLU MLPs with per-neuron biases; the MLP "
-                              "ablation options (topk, inhib, normalize, l1, bias) do not apply")
+                              "ablation options (topk, inhib, normalize, unit_norm, l1, bias) "
+                              "do not apply")
         for name in ("n_layers", "d_model", "n_heads", "context"):
             v = getattr(c, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -164,6 +172,9 @@ def validate(c: RunConfig) -> None:
     _choice("topk_schedule", c.topk_schedule, TOPK_SCHEDULES)
     _choice("topk_mode", c.topk_mode, TOPK_MODES)
     _choice("inhib", c.inhib, INHIB)
+    _choice("unit_norm", c.unit_norm, UNIT_NORMS)
+    if c.unit_norm in ("decoder", "both") and c.task != "reconstruction":
+        raise ConfigError("unit_norm decoder/both constrains a dictionary: reconstruction only")
     if not isinstance(c.normalize, bool):
         raise ConfigError(f"normalize must be true or false, got {c.normalize!r}")
     if not isinstance(c.topk, int) or isinstance(c.topk, bool) or not 0 <= c.topk <= c.width:

@@ -83,8 +83,9 @@ class SparseNet(nn.Module):
     or classification head, cosine pre-activation (`normalize`), an explicit Top-K
     activation on the pre-activations W x + b (with the defaults, raw input and per-neuron
     bias, it is the noise network with a cap of k active units, claim 7's baseline; with
-    `normalize` and a shared bias, the authors' SDM_DIFFUSION Top-K), or an inhibitory
-    circuit after the encoder:
+    `normalize` and a shared bias, the authors' SDM_DIFFUSION Top-K), unit-norm encoder
+    rows and/or decoder columns (`unit_norm`: with an L1 penalty, sparse coding), or an
+    inhibitory circuit after the encoder:
     mu <- mu + eta * ((mu0 - C relu(mu)) - mu) for `inhib_steps` steps, output relu(mu),
     with C an all-to-all N x N matrix or one interneuron, C z = V relu(u.z + c).
     """
@@ -95,6 +96,8 @@ class SparseNet(nn.Module):
         self.activation, self.bias_mode, self.task = c.activation, c.bias, c.task
         self.act = ACT_FNS[c.activation]
         self.normalize, self.topk_mode, self.inhib = c.normalize, c.topk_mode, c.inhib
+        self.unit_rows = c.normalize or c.unit_norm in ("encoder", "both")
+        self.unit_columns = c.unit_norm in ("decoder", "both")
         self.inhib_steps, self.inhib_eta = c.inhib_steps, c.inhib_eta
         self.k = c.topk  # the trainer lowers/raises it along a Top-K schedule
         n = c.width
@@ -113,12 +116,14 @@ class SparseNet(nn.Module):
                 u, cb = _linear_init(1, n, g)
                 v = torch.empty(n).uniform_(-1.0, 1.0, generator=g)
                 extra.append({"inhib_u": u[0], "inhib_cb": cb, "inhib_v": v})
-        w1 = torch.stack(w1)
-        if self.normalize:  # the authors' cosine model starts from unit rows (and keeps them)
+        w1, w2 = torch.stack(w1), torch.stack(w2)
+        if self.unit_rows:  # the cosine model and sparse coding start at unit rows, and keep them
             w1 = nn.functional.normalize(w1, dim=-1)
+        if self.unit_columns:  # a unit-norm dictionary: one column per hidden unit
+            w2 = nn.functional.normalize(w2, dim=1)
         self.w1 = nn.Parameter(w1)  # [K, N, D]
         self.b1 = nn.Parameter(torch.stack(b1))  # [K, N] or [K, 1]
-        self.w2 = nn.Parameter(torch.stack(w2))  # [K, O, N]
+        self.w2 = nn.Parameter(w2)  # [K, O, N]
         self.b2 = nn.Parameter(torch.stack(b2))  # [K, O]
         for name in (extra[0] if extra else {}):
             self.register_parameter(name, nn.Parameter(torch.stack([e[name] for e in extra])))
@@ -140,10 +145,13 @@ class SparseNet(nn.Module):
     @torch.no_grad()
     def renormalize_(self) -> None:
         """Cosine model: project the encoder rows back to unit L2 norm, as the authors do
-        after every optimizer step (their TrackedMLPLayer.enforce_l2_norm_weights). The
-        forward pass uses the rows as they are, so gradients are those of plain weights."""
-        if self.normalize:
+        after every optimizer step (their TrackedMLPLayer.enforce_l2_norm_weights); sparse
+        coding (`unit_norm`): the encoder rows and/or the decoder's columns. The forward pass
+        uses the weights as they are, so gradients are those of plain weights."""
+        if self.unit_rows:
             self.w1.div_(self.w1.norm(dim=-1, keepdim=True).clamp(min=1e-12))
+        if self.unit_columns:
+            self.w2.div_(self.w2.norm(dim=1, keepdim=True).clamp(min=1e-12))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [K, B, D] (or [B, D], shared by all members) -> pre-activation W x + b (before

@@ -152,7 +152,7 @@ class GroupTrainer:
             p.grad = None
         total.sum().backward()  # members are independent: d(sum)/d(member) = member grad
         self.opt.step(max_norm=self.clip)  # per-member clipping, fused into the update
-        model.renormalize_()  # cosine model: unit encoder rows after every step (no-op else)
+        model.renormalize_()  # cosine model, sparse coding: unit rows/columns after every step
         self.loss_acc += loss.detach()
         self.loss_n += 1
 

@@ -12,6 +12,7 @@ from ..data import load as load_data
 from ..errors import ConfigError
 from ..noise import sample
 from ..results import load_final, load_model
+from . import verdict as V
 from .common import figure_table, row
 
 CLAIM = 6
@@ -20,19 +21,34 @@ STATEMENT = ("Noisy training on raw pixels gives Gabor and centre-surround recep
 N_FIT = 64  # fields fitted per model (together, ~5 s of CPU): a seeded sample of the living
 CRITERION = (f"living neurons' fields (up to {N_FIT} per model, the paper's living: fires on a "
              f"noisy pass of the training data) fit by a 2-D Gabor (R^2 >= {RF.R2_MIN}, "
-             "localised) or a difference of Gaussians (centre-surround): (a) at the best "
-             "sigma > 0 >= 50% Gabor and >= 2x the sigma-0 share; (b) >= 5% centre-surround at "
-             "some sigma > 0; (c) every L1 / Top-K baseline has fewer centre-surround fields "
-             "than that")
+             "localised) or a difference of Gaussians (centre-surround), each share with its "
+             "95% binomial (Wilson) interval: (a) at the best sigma > 0 >= 50% Gabor and >= 2x "
+             "the sigma-0 share; (b) >= 5% centre-surround at some sigma > 0; (c) every L1 / "
+             "Top-K baseline has fewer centre-surround fields than that; an interval that "
+             "straddles its threshold is inconclusive; gates: unconverged noise runs, a "
+             "baseline that does not beat the zero predictor")
 FIELDS_TABLE = "F10_fields"  # per model: the shares of each kind of field (F10 writes it)
-STUDIES = (("receptive_fields", "noise σ={sigma:g}"), ("l1_pixels", "L1 λ={l1:g}, no noise"),
-           ("topk_pixels", "Top-K k={topk}, no noise"))
+STUDIES = ("receptive_fields", "l1_pixels", "topk_pixels")
+
+
+def label(study: str, r) -> str:
+    """A model's name in F10 and the verdict. The baselines name their variant: sparse coding
+    (unit dictionary) or free weights; the raw-input Top-K or the authors' cosine one."""
+    if study == "receptive_fields":
+        return f"noise σ={r['sigma']:g}"
+    if study == "l1_pixels":
+        unit = r.get("unit_norm", "none")
+        return f"L1 λ={r['l1']:g}, " + ("free weights" if unit in (None, "none")
+                                        else "unit dictionary")
+    cos = ", cosine" if r.get("normalize") else ""
+    sched = "" if r.get("topk_schedule", "fixed") == "fixed" else f" ({r['topk_schedule']})"
+    return f"Top-K k={int(r['topk'])}{sched}{cos}"
 
 
 def models(plan) -> list[dict]:
     """The runs F10 and claim 6 look at: seed 0 per sigma, then the L1 and Top-K baselines."""
     out = []
-    for name, label in STUDIES:
+    for name in STUDIES:
         if name not in plan.studies:
             continue
         df = load_final(plan.studies[name])
@@ -40,7 +56,7 @@ def models(plan) -> list[dict]:
         if name == "receptive_fields":
             df = df.groupby("sigma", as_index=False).first()
         for _, r in df.iterrows():
-            out.append({"study": name, "model": label.format(**r), "run_id": r["run_id"],
+            out.append({"study": name, "model": label(name, r), "run_id": r["run_id"],
                         "sigma": float(r["sigma"]), "baseline": name != "receptive_fields"})
     return out
 
@@ -82,19 +98,79 @@ def field_tables(plan, n_fit: int = N_FIT) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.concat(per_field, ignore_index=True), pd.DataFrame(per_model)
 
 
-def verdict_checks(per_model: pd.DataFrame) -> tuple[list[bool], str]:
-    """The criterion applied to the per-model shares (a pure function of that table)."""
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a share k/n (z: the normal's two-sided 95% quantile);
+    (nan, nan) for n = 0. The fitted fields are a sample of the living ones: this is the
+    sampling error of a share (48% of 64 is 36-60%)."""
+    if n <= 0:
+        return np.nan, np.nan
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def _share(r, kind: str) -> tuple[int, int, float, float]:
+    n = int(r["n_fields"])
+    k = int(round(float(r[f"share_{kind}"]) * n)) if n else 0
+    return (k, n, *wilson(k, n))
+
+
+def _txt(r, kind: str) -> str:
+    k, n, lo, hi = _share(r, kind)
+    return f"{r['model']} {k}/{n} [{lo:.0%}, {hi:.0%}]"
+
+
+def _above(lo: float, hi: float, threshold: float) -> str:
+    """Pass when the whole interval is at or above the threshold, fail when all of it is
+    below, else inconclusive (verdict.compare's rule, on a binomial interval)."""
+    if not np.isfinite(lo):
+        return V.NOT_MEASURED
+    return V.PASS if lo >= threshold else (V.FAIL if hi < threshold else V.INCONCLUSIVE)
+
+
+def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
+                   ) -> tuple[list[V.Check], str]:
+    """The criterion applied to the per-model shares (F10's table) with binomial intervals;
+    `runs` (load_final of the same runs: status, converged, beats_zero_predictor) supplies
+    the gates: unconverged noise runs give 'not converged', a baseline that does not beat
+    the zero predictor 'baseline failed'. A pure function of the two tables."""
     noise = per_model[~per_model["baseline"]].set_index("sigma").sort_index()
     base = per_model[per_model["baseline"]]
-    noisy = noise[noise.index > 0]
+    noisy = noise[(noise.index > 0) & (noise["n_fields"] > 0)]
     if noisy.empty:
         return [], "no noise-trained receptive-field model"
+    if runs is None:  # no gates to apply: every run counts as converged and working
+        runs = pd.DataFrame({"run_id": per_model["run_id"] if "run_id" in per_model
+                             else per_model["model"], "status": "ok"})
+    rid = "run_id" if "run_id" in per_model else "model"
+    pick = lambda models: runs[runs["run_id"].isin(models[rid])]
+    noise_runs = pick(noisy)
     best = noisy["share_gabor"].idxmax()
-    g0 = noise["share_gabor"].get(0.0, np.nan)
-    gbest = noisy.loc[best, "share_gabor"]
-    cs = noisy["share_centre_surround"].max()
-    checks = [bool(gbest >= 0.5 and (np.isnan(g0) or gbest >= 2 * g0)), bool(cs >= 0.05)]
-    checks += [bool(r.share_centre_surround < cs) for r in base.itertuples()]
+    _, _, blo, bhi = _share(noisy.loc[best], "gabor")
+    gabor = V.Check("Gabor at the best sigma >= 50%", _above(blo, bhi, 0.5),
+                    _txt(noisy.loc[best], "gabor"))
+    if 0.0 in noise.index and noise.loc[0.0, "n_fields"] > 0:
+        _, _, lo0, hi0 = _share(noise.loc[0.0], "gabor")
+        out = V.PASS if blo >= 2 * hi0 else (V.FAIL if bhi < 2 * lo0 else V.INCONCLUSIVE)
+        vs_dense = V.Check("Gabor at the best sigma >= 2x sigma 0", out,
+                           f"{_txt(noisy.loc[best], 'gabor')} vs {_txt(noise.loc[0.0], 'gabor')}")
+    else:
+        vs_dense = V.Check("Gabor at the best sigma >= 2x sigma 0", V.NOT_MEASURED)
+    cs_at = noisy["share_centre_surround"].idxmax()
+    _, _, clo, chi = _share(noisy.loc[cs_at], "centre_surround")
+    cs = V.Check("centre-surround >= 5% at some sigma > 0", _above(clo, chi, 0.05),
+                 _txt(noisy.loc[cs_at], "centre_surround"))
+    checks = [V.gated(c.name, noise_runs, lambda c=c: c) for c in (gabor, vs_dense, cs)]
+    for r in base.itertuples():
+        r = r._asdict()
+        _, _, lo, hi = _share(r, "centre_surround")
+        out = (V.NOT_MEASURED if not np.isfinite(lo) else V.PASS if hi < clo
+               else V.FAIL if lo > chi else V.INCONCLUSIVE)  # no living field: not measured
+        c = V.Check(f"{r['model']}: fewer centre-surround than noise", out,
+                    f"{_txt(r, 'centre_surround')} vs {_txt(noisy.loc[cs_at], 'centre_surround')}")
+        checks.append(V.gated(c.name, noise_runs, lambda c=c: c,
+                              baseline=runs[runs["run_id"] == r[rid]]))
     text = "; ".join(
         f"{r.model}: Gabor {r.share_gabor:.0%}, centre-surround {r.share_centre_surround:.0%}"
         f" of {r.n_fields} living fields fitted ({r.n_living} living)"
@@ -123,5 +199,7 @@ def fitted_shares(plan) -> pd.DataFrame:
 def judge(plan) -> dict | None:
     if "receptive_fields" not in plan.studies:
         return None
-    checks, text = verdict_checks(fitted_shares(plan))
+    per_model = fitted_shares(plan)
+    runs = load_final([m["run_id"] for m in models(plan)])
+    checks, text = verdict_checks(per_model, runs)
     return row(CLAIM, STATEMENT, CRITERION, text, checks)
