@@ -133,25 +133,27 @@ def test_unknown_dataset_is_rejected_by_the_catalog():
     assert "did you mean" in str(e.value)
 
 
-def test_unknown_dataset_fails_the_plan(tmp_path, monkeypatch):
+def _edited_smoke(tmp_path, monkeypatch, edit) -> None:
+    """A copy of config/ whose smoke profile `edit` (a function of its parsed YAML) changed,
+    made the project root."""
     shutil.copytree(REPO / "config", tmp_path / "config")
     prof = tmp_path / "config" / "profiles" / "smoke.yaml"
     data = yaml.safe_load(prof.read_text())
-    data["run_defaults"]["dataset"] = "natural_grey7"
+    edit(data)
     prof.write_text(yaml.safe_dump(data))
     monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+
+
+def test_unknown_dataset_fails_the_plan(tmp_path, monkeypatch):
+    _edited_smoke(tmp_path, monkeypatch,
+                  lambda d: d["run_defaults"].update(dataset="natural_grey7"))
     with pytest.raises(ConfigError, match="unknown dataset 'natural_grey7'"):
         build_plan("smoke")
 
 
 @pytest.mark.parametrize("value,ok", [(True, True), (False, True), ("yes", False), (1, False)])
 def test_profile_compile_flag_must_be_a_boolean(tmp_path, monkeypatch, value, ok):
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    prof = tmp_path / "config" / "profiles" / "smoke.yaml"
-    data = yaml.safe_load(prof.read_text())
-    data["compile"] = value
-    prof.write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    _edited_smoke(tmp_path, monkeypatch, lambda d: d.update(compile=value))
     if ok:
         assert build_plan("smoke").compile is value
     else:
@@ -331,11 +333,6 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
     ({"latents": ["latentz"]}, "did you mean 'latents'"),  # an unknown study
 ])
 def test_optional_studies_must_name_studies(tmp_path, monkeypatch, value, error):
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    prof = tmp_path / "config" / "profiles" / "smoke.yaml"
-    data = yaml.safe_load(prof.read_text())
-    data["optional_studies"] = value
-    prof.write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    _edited_smoke(tmp_path, monkeypatch, lambda d: d.update(optional_studies=value))
     with pytest.raises(ConfigError, match=error):
         build_plan("smoke")

@@ -5,7 +5,6 @@ library included, with no conflicting requirement (`pip check`)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pandas as pd
 import pytest
 
 from test_readme import SETUP, readme_commands
-from test_workflow import COPY, _ignore
+from test_workflow import COPY, copy_project
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -62,12 +61,7 @@ def test_the_readme_set_up_command_is_found():
 def test_a_fresh_venv_with_the_readme_set_up_alone_runs_f19(tmp_path):
     root = tmp_path / "project"
     root.mkdir()
-    for name in PROJECT:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=_ignore)
-        else:
-            shutil.copy(src, root / name)
+    copy_project(PROJECT, root)
     setup, run = readme_set_up()
     cmd = " && ".join(setup + ["pip check", "date +%s > installed", f"{run} {SMOKE_F19}"])
     start = time.time()

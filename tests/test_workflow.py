@@ -31,13 +31,18 @@ def _env(root: Path) -> dict:
     return env
 
 
-def _project(tmp: Path, profile: str = "smoke", extras=()) -> Path:
-    for name in COPY:
+def copy_project(names, dest: Path) -> None:
+    """Copy the project's files and folders `names` into `dest` (no caches, no egg-info)."""
+    for name in names:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, tmp / name, ignore=_ignore)
+            shutil.copytree(src, dest / name, ignore=_ignore)
         else:
-            shutil.copy(src, tmp / name)
+            shutil.copy(src, dest / name)
+
+
+def _project(tmp: Path, profile: str = "smoke", extras=()) -> Path:
+    copy_project(COPY, tmp)
     (tmp / "params.yaml").write_text(f"profile: {profile}\nwith: {list(extras)}\n")
     return tmp
 
