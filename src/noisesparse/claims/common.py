@@ -13,7 +13,7 @@ from .. import paths
 from ..errors import ConfigError
 from ..registry import Plan
 from ..results import load_final
-from .verdict import FAIL, PASS, RULE, Check, combine, gate_summary
+from .verdict import FAIL, PASS, RULE, Check, combine, flag, gate_summary
 
 
 def row(claim: int | str, statement: str, criterion: str, measured: str,
@@ -32,16 +32,7 @@ def row(claim: int | str, statement: str, criterion: str, measured: str,
 
 def by_sigma(df: pd.DataFrame, col: str) -> pd.Series:
     """Mean over seeds of `col` per sigma, runs that finished only."""
-    ok = df[df["status"] == "ok"]
-    return ok.groupby("sigma")[col].mean().sort_index()
-
-
-def nearest(series: pd.Series, sigma: float):
-    """(sigma, value) at the grid point nearest `sigma`; NaNs for an empty curve."""
-    if series.empty:
-        return np.nan, np.nan
-    s = series.index[np.argmin(np.abs(series.index.values - sigma))]
-    return s, series.loc[s]
+    return finished(df).groupby("sigma")[col].mean().sort_index()
 
 
 def sweep(plan: Plan) -> pd.DataFrame:
@@ -93,9 +84,7 @@ def converged_sigmas(df: pd.DataFrame) -> list[float]:
     converged: results written before it existed)."""
     out = []
     for s, g in df.groupby("sigma"):
-        conv = g["converged"] if "converged" in g else pd.Series(True, index=g.index)
-        conv = conv.map(lambda v: True if v is None or v != v else bool(v))
-        if (g["status"] == "ok").all() and conv.all():
+        if (g["status"] == "ok").all() and flag(g, "converged").all():
             out.append(float(s))
     return sorted(out)
 

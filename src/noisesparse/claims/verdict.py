@@ -121,7 +121,7 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, col: str, on: str = "seed") -> tupl
     return a.loc[common].to_numpy(float), b.loc[common].to_numpy(float)
 
 
-def _flag(runs: pd.DataFrame, col: str) -> pd.Series:
+def flag(runs: pd.DataFrame, col: str) -> pd.Series:
     """A boolean run flag; a run that lacks it (results written before it existed) counts
     as not having it checked, i.e. passes the gate, so that old results still judge."""
     if col not in runs:
@@ -135,14 +135,14 @@ def gate(runs: pd.DataFrame, baseline: pd.DataFrame | None = None) -> tuple[str 
     given, compares them with `baseline` runs. Only finished runs count; a diverged run is
     counted in the tables, not judged."""
     ok = runs[runs["status"] == "ok"]
-    conv = _flag(ok, "converged")
+    conv = flag(ok, "converged")
     seen = [f"converged {int(conv.sum())}/{len(ok)}" if "converged" in ok
             else "convergence not recorded"]
     outcome = None
     if baseline is not None:
         bok = baseline[baseline["status"] == "ok"]
-        beats = _flag(bok, "beats_zero_predictor")
-        bconv = _flag(bok, "converged")
+        beats = flag(bok, "beats_zero_predictor")
+        bconv = flag(bok, "converged")
         seen += [f"baseline beats zero predictor {int(beats.sum())}/{len(bok)}",
                  f"baseline converged {int(bconv.sum())}/{len(bok)}"]
         if len(bok) and not beats.all():
