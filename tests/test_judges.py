@@ -56,7 +56,33 @@ def test_claim_1_agrees_fails_is_inconclusive_and_gated(monkeypatch):
     df = _c1()
     df.loc[(df["sigma"] == 0.8) & (df["seed"] == 1), "converged"] = False
     r = judge(monkeypatch, sparsity, df)
-    assert r["verdict"] == "not converged" and r["gates"] == "2 not converged"
+    # (a) has no converged sigma in (0, 0.8] to fall back on; (b) reads 0 and 3 only
+    assert r["verdict"] == "not converged" and r["gates"] == "1 not converged"
+    assert "(not converged, left out: 0.8)" in r["checks"]
+
+
+def test_claims_1_to_3_fall_back_to_the_largest_converged_sigma(monkeypatch):
+    """A profile too short for sigma 0.8 judges at the largest converged sigma below it and
+    says so; the unconverged sigmas are named, not judged."""
+    df = table({"frac_active_clean": {0.0: [0.5, 0.52, 0.48], 0.3: [0.1, 0.12, 0.11],
+                                      0.8: [0.3, 0.3, 0.3], 3.0: [0.6, 0.6, 0.6]}},
+               unconverged=[(0.8, 0), (3.0, 1)])
+    r = judge(monkeypatch, sparsity, df)
+    assert r["verdict"] == "agrees"  # the rise at 0.8 and 3 is not judged
+    assert "fraction active sigma 0.3 / sigma 0" in r["checks"]
+    assert "judged at sigma 0.3, the largest converged sigma below 0.8" in r["measured"]
+    assert "left out: 0.8, 3" in r["checks"]
+    # where it falls too little at the fallback sigma, that is a failure, not a gate
+    df.loc[df["sigma"] == 0.3, "frac_active_clean"] = 0.4
+    r = judge(monkeypatch, sparsity, df)
+    assert r["verdict"] == "partly" and "sigma 0.3 / sigma 0: fail" in r["checks"]
+    c3 = _c3()
+    at03 = c3[c3["sigma"] == 0.8].assign(sigma=0.3, run_id=lambda d: d["run_id"] + "b")
+    c3 = pd.concat([c3, at03], ignore_index=True)
+    c3.loc[c3["sigma"] == 0.8, "converged"] = False
+    r = judge(monkeypatch, mechanism, c3)
+    assert r["verdict"] == "agrees" and "sigma 0 -> 0.3" in r["measured"]
+    assert "judged at sigma 0.3" in r["measured"]
 
 
 def test_claim_1_with_one_seed_says_so(monkeypatch):
@@ -170,8 +196,14 @@ def test_claim_4_on_explained_variance_same_seeds_relative_floor(monkeypatch):
 
 
 def test_claim_4_gates(monkeypatch):
+    # sigma 0.5 not converged: judged on 1.5 alone, and said
     r = judge(monkeypatch, shared_bias, _c4_main(),
               {"shared_bias": _c4_shared(unconverged=[(0.5, 1)])})
+    assert r["verdict"] == "agrees" and "sigmas compared: [1.5]" in r["measured"]
+    assert "not converged: [0.5]" in r["measured"]
+    # no sigma converged on both sides: gated
+    r = judge(monkeypatch, shared_bias, _c4_main(),
+              {"shared_bias": _c4_shared(unconverged=[(0.5, 1), (1.5, 0)])})
     assert r["verdict"] == "not converged"
     # the per-neuron network does not beat the zero predictor at any sigma >= 0.3
     bad = [(s, i) for s in (0.5, 1.5) for i in SEEDS]
@@ -243,7 +275,32 @@ def test_claim_8_ordering_and_what_is_only_reported(monkeypatch):
     # sigmoid and exponential noise fail, reported only
     assert "activations/sigmoid (reported): fail" in r["checks"]
     assert "noise_types/exponential (frac_active_shifted) (reported): fail" in r["checks"]
-    assert "GELU at the authors' threshold 0.01: not measured" in r["measured"]
+    assert "gelu" not in r["measured"]  # none trained here: nothing to recompute
+
+
+def test_claim_8_recomputes_gelu_at_the_authors_threshold(monkeypatch):
+    """|a| > 0.01 instead of 1e-4, from each run's checkpoint on its held-out inputs."""
+    import types
+
+    import torch
+
+    import noisesparse.data as data
+    import noisesparse.results as results
+
+    z = {"g0": [0.5, 0.2, -0.3, 0.005], "g8": [0.005, 0.02, -0.0001, 0.0]}
+    net = lambda rid: types.SimpleNamespace(encode=lambda x: (None, torch.tensor([[z[rid]]])))
+    cfg = types.SimpleNamespace(dataset="d", eval_size=1, activation="gelu")
+    monkeypatch.setattr(results, "load_model", lambda rid: (cfg, net(rid)))
+    monkeypatch.setattr(data, "load", lambda name: {"x_test": torch.zeros(3, 2)})
+    runs = pd.DataFrame({"run_id": ["g0", "g8"], "status": "ok", "sigma": [0.0, 0.8],
+                         "frac_active_clean": [1.0, 0.75]})
+    out = generality.at_threshold(runs, 0.01)
+    assert out["frac_active_clean"].tolist() == [0.75, 0.25]
+    acts = pd.concat([_curve("activation", "relu"),
+                      runs.assign(seed=0, activation="gelu", converged=True,
+                                  beats_zero_predictor=True)])
+    r = judge(monkeypatch, generality, None, {"activations": acts})
+    assert "activations/gelu at the authors' threshold 0.01 (reported): pass" in r["checks"]
 
 
 # ---- claim 9: seeds, a tolerance, converged runs only ------------------------------------

@@ -112,41 +112,75 @@ def _claim6(rows, n=256, converged=True, beats=True):
     return [c.outcome for c in checks], combine(checks)
 
 
+NULL = {"null_n_fields": 64, "null_share_gabor": 3 / 64, "null_share_centre_surround": 0.0}
+
+
+def test_newcombe_difference_interval_worked_example():
+    # Newcombe (1998, Statistics in Medicine 17:873, method 10): 56/70 - 48/80 = 0.2,
+    # 95% interval 0.0524 to 0.3339
+    d, lo, hi = C6.newcombe(56, 70, 48, 80)
+    assert d == pytest.approx(0.2) and (lo, hi) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    assert all(np.isnan(C6.newcombe(1, 0, 1, 5)))
+
+
+def test_shuffled_fields_keep_their_values_and_lose_their_layout():
+    f = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)
+    g = C6.shuffled(f)
+    assert g.shape == f.shape
+    assert all(sorted(a.ravel()) == sorted(b.ravel()) for a, b in zip(f, g))
+    assert not np.array_equal(f, g)
+    assert np.array_equal(g, C6.shuffled(f))  # seeded
+
+
 def test_claim6_criterion_on_hand_built_shares():
     noise = [{"sigma": 0.0, "baseline": False, "share_gabor": 0.1, "share_centre_surround": 0.0},
-             {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1}]
+             {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1,
+              **NULL}]
     topk = {"sigma": 0.0, "baseline": True, "share_gabor": 0.8, "share_centre_surround": 0.0}
-    assert _claim6(noise + [topk]) == (["pass"] * 4, "agrees")
+    # order: (a) above the null, (a) 2x sigma 0, >= 50% (reported), (b), then each baseline
+    assert _claim6(noise + [topk]) == (["pass"] * 5, "agrees")
     # a baseline with as many centre-surround fields as noise: (c) fails (not below it)
     out, verdict = _claim6(noise + [{**topk, "share_centre_surround": 0.2}])
-    assert out[3] == "fail" and verdict == "partly"
+    assert out[4] == "fail" and verdict == "partly"
     # Gabor share at noise not 2x the dense network's: fails
     dense = [{**noise[0], "share_gabor": 0.5}, noise[1]]
     assert _claim6(dense + [topk])[0][1] == "fail"
-    # 48% of 64 fitted fields against 50%: the interval straddles it
-    near = [noise[0], {**noise[1], "share_gabor": 31 / 64}]
-    out, verdict = _claim6(near + [topk], n=64)
-    assert out[0] == "inconclusive" and verdict == "inconclusive"
+    # no more Gabor fields than the shuffled null finds: fails; 10 points above it, with
+    # 64 null fields, straddles the margin
+    at_null = [noise[0], {**noise[1], "share_gabor": 0.05}]
+    assert _claim6(at_null + [topk])[0][0] == "fail"
+    near = [noise[0], {**noise[1], "share_gabor": 0.15}]
+    assert _claim6(near + [topk])[0][0] == "inconclusive"
+    # 48% of 64 fitted fields against 50%: straddles it, and is only reported
+    out, verdict = _claim6([{**noise[0], "share_gabor": 1 / 64},
+                            {**noise[1], "share_gabor": 31 / 64, "share_centre_surround": 0.2},
+                            topk], n=64)
+    assert out[2] == "inconclusive" and verdict == "agrees"
     # no centre-surround at all: (b) fails, (c) cannot pass
     flat = [noise[0], {**noise[1], "share_centre_surround": 0.0}]
     out, _ = _claim6(flat + [topk])
-    assert out[2] == "fail" and out[3] != "pass"
+    assert out[3] == "fail" and out[4] != "pass"
     # a baseline with no living field is not measured, and does not decide the verdict
     per_model = _per_model(noise + [topk]).assign(n_fields=[256, 256, 0], n_living=0,
                                                  run_id=lambda d: d["model"])
     checks, _ = C6.verdict_checks(per_model)
-    assert [c.outcome for c in checks] == ["pass"] * 3 + ["not measured"]
+    assert [c.outcome for c in checks] == ["pass"] * 4 + ["not measured"]
     assert combine(checks) == "agrees"
+    # results fitted before the null existed: that check is not measured
+    checks, _ = C6.verdict_checks(_per_model(noise + [topk]).assign(n_fields=256)
+                                  .drop(columns=list(NULL)))
+    assert checks[0].outcome == "not measured" and combine(checks) == "agrees"
 
 
 def test_claim6_gates():
     noise = [{"sigma": 0.0, "baseline": False, "share_gabor": 0.1, "share_centre_surround": 0.0},
-             {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1}]
+             {"sigma": 0.3, "baseline": False, "share_gabor": 0.7, "share_centre_surround": 0.1,
+              **NULL}]
     topk = {"sigma": 0.0, "baseline": True, "share_gabor": 0.8, "share_centre_surround": 0.0}
     out, verdict = _claim6(noise + [topk], beats=False)
-    assert out == ["pass"] * 3 + ["baseline failed"] and verdict == "baseline failed"
+    assert out == ["pass"] * 4 + ["baseline failed"] and verdict == "baseline failed"
     out, verdict = _claim6(noise + [topk], converged=False)
-    assert out == ["not converged"] * 4 and verdict == "not converged"
+    assert out == ["not converged"] * 5 and verdict == "not converged"
 
 
 def test_claim6_names_each_baseline_variant():

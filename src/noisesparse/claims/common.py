@@ -70,6 +70,21 @@ def at_sigma(df: pd.DataFrame, sigma: float) -> tuple[float, pd.DataFrame]:
     return s, df[df["sigma"] == s]
 
 
+def judged_sigma(df: pd.DataFrame, sigma: float) -> tuple[float, pd.DataFrame, str]:
+    """Where a claim stated at the paper's noise level `sigma` is judged: the grid sigma
+    nearest it when all its runs converged; otherwise the largest sigma above 0 and below it
+    whose runs all converged, so that a profile too short for `sigma` still judges the claim
+    on converged networks, and says where (the note); with none, `sigma` itself, for the
+    gates to stop. (sigma, its runs, note: "" when judged where stated)."""
+    s, rows = at_sigma(df, sigma)
+    below = [x for x in converged_sigmas(df) if 0 < x <= s]
+    if not below or s in below:
+        return s, rows, ""
+    t = max(below)
+    return t, df[df["sigma"] == t], (f"judged at sigma {t:g}, the largest converged sigma "
+                                     f"below {s:g} (not converged there)")
+
+
 def per_seed(df: pd.DataFrame, col: str) -> pd.DataFrame:
     """seed x sigma table of `col` over finished runs (mean where a cell has several)."""
     ok = finished(df)

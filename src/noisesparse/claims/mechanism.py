@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import at_sigma, by_sigma, row, seeds_note, sweep
+from .common import by_sigma, judged_sigma, row, seeds_note, sweep
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 3
@@ -16,7 +16,8 @@ NEGATIVE = 0.9  # ours: "one negative value" leaves at most one bias in ten non-
 REL_SPREAD = 0.5  # ours: biases that differ by under half the spread of the drives W x
 # across units reorder few units: the bias acts as one common threshold
 CRITERION = (
-    f"main sweep at sigma~{SIGMA_REF:g} against sigma 0 (same seeds; living units: the "
+    f"main sweep at sigma~{SIGMA_REF:g} (or the largest converged sigma below it, named) "
+    "against sigma 0 (same seeds; living units: the "
     "authors' definition), each per seed with a 95% t interval: (a) share of negative biases "
     f">= {NEGATIVE:g}, and the mean bias below its sigma-0 value; (b) the living units' bias "
     "std over the spread of the bias-free drive W x across units (std over units per input, "
@@ -28,7 +29,7 @@ CRITERION = (
 
 def judge(plan) -> dict:
     df = sweep(plan)
-    s08, r08 = at_sigma(df, SIGMA_REF)
+    s08, r08, note = judged_sigma(df, SIGMA_REF)
     r0 = df[df["sigma"] == 0]
     both = pd.concat([r0, r08])
 
@@ -72,5 +73,6 @@ def judge(plan) -> dict:
                 f" weight-norm CV {fmt('wnorm_cv_living', 0.0)} -> "
                 f"{fmt('wnorm_cv_living', s08)}; Top-K agreement raw "
                 f"{fmt('topk_agreement', 0.0)} -> {fmt('topk_agreement', s08)}, chance-corrected "
-                f"{fmt('topk_agreement_corrected', 0.0)} -> {fmt('topk_agreement_corrected', s08)}")
+                f"{fmt('topk_agreement_corrected', 0.0)} -> {fmt('topk_agreement_corrected', s08)}"
+                + (f"; {note}" if note else ""))
     return row(CLAIM, STATEMENT, CRITERION, measured, checks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import finished, row, seeds_note, study, sweep
+from .common import converged_sigmas, finished, row, seeds_note, study, sweep
 from .verdict import BASELINE_FAILED, Check, gated, threshold_check
 
 CLAIM = 4
@@ -17,7 +17,8 @@ REL_FLOOR = 0.05  # ours: differences under 5% of the sigma-0 network's activity
 CRITERION = (
     f"shared-bias against per-neuron networks, same seeds on both sides, over sigma >= "
     f"{MIN_SIGMA:g} where the per-neuron network beats the zero predictor (above, both sit at "
-    "its loss and compare nothing), per seed with a 95% t interval: (a) explained variance "
+    "its loss and compare nothing) and both networks' runs converged (the others are named; "
+    "with none, 'not converged'), per seed with a 95% t interval: (a) explained variance "
     "1 - loss / Var (Var: the zero predictor's loss), per-neuron minus shared, mean over sigma, "
     f"<= {EV_GAP:g}; (b) fraction active (clean held-out), the largest |log ratio| over sigma "
     f"<= log {RATIO:g}, each fraction floored at {REL_FLOOR:g} x the per-neuron network's "
@@ -52,7 +53,10 @@ def judge(plan) -> dict | None:
         return None
     main = sweep(plan)
     cand = sorted(s for s in set(shared["sigma"]) & set(main["sigma"]) if s >= MIN_SIGMA)
-    sig = [s for s in cand if _beats(finished(main[main["sigma"] == s]))]
+    working = [s for s in cand if _beats(finished(main[main["sigma"] == s]))]
+    conv = set(converged_sigmas(shared)) & set(converged_sigmas(main))
+    sig = [s for s in working if s in conv] or working  # none converged: the gates say so
+    unconv = [s for s in working if s not in conv]
     sh, pn = shared[shared["sigma"].isin(sig)], main[main["sigma"].isin(sig)]
     keys = ["sigma", "seed"]
     a = finished(sh).assign(ev=explained_variance, f=lambda d: d["frac_active_clean"])
@@ -64,7 +68,7 @@ def judge(plan) -> dict | None:
     spread = (m.assign(r=soft_log_ratio(m["f_s"], m["f_p"], m["floor"]))
               .groupby("seed")["r"].max().to_numpy(float))
     runs = pd.concat([sh, pn])
-    if not sig:
+    if not working:
         out = [Check(n, BASELINE_FAILED, f"the per-neuron network does not beat the zero "
                      f"predictor at any sigma >= {MIN_SIGMA:g} ({cand})")
                for n in ("(a) explained variance", "(b) fraction active")]
@@ -77,7 +81,8 @@ def judge(plan) -> dict | None:
     per = m.groupby("sigma")[["ev_s", "ev_p", "f_s", "f_p"]].mean()
     measured = (f"paired seeds: {sorted(set(m['seed']))} (shared-bias study: "
                 f"{seeds_note(shared)}); sigmas compared: {sig}, left out (per-neuron network "
-                f"at the zero predictor): {[s for s in cand if s not in sig]}; "
+                f"at the zero predictor): {[s for s in cand if s not in working]}, not "
+                f"converged: {unconv}; "
                 + ", ".join(f"sigma {s:g}: explained variance shared {r.ev_s:.3f} vs per-neuron "
                             f"{r.ev_p:.3f}, fraction active {r.f_s:.3f} vs {r.f_p:.3f}"
                             for s, r in per.iterrows()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import at_sigma, by_sigma, per_seed, row, seeds_note, sweep
+from .common import by_sigma, converged_sigmas, judged_sigma, per_seed, row, seeds_note, sweep
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 1
@@ -15,8 +15,10 @@ FALL = 1 / 3  # ours: "sparse" is at most a third of the noiseless network's act
 MAX_SIGMA = 3.0  # the paper's "up to a limit": sparsity keeps growing up to about sigma 3
 TOL = 0.01  # a rise this small between grid points is noise (about one unit in 100)
 CRITERION = (f"main sweep, clean held-out fraction active, per seed with a 95% t interval over "
-             f"seeds: (a) at sigma~{SIGMA_REF:g} over sigma 0 (same seed) <= {FALL:.2g}; (b) the "
-             f"largest rise from one sigma to the next up to sigma {MAX_SIGMA:g} <= {TOL}. "
+             f"seeds: (a) at sigma~{SIGMA_REF:g} (or, where its runs did not converge, the "
+             f"largest converged sigma below it, named) over sigma 0 (same seed) <= {FALL:.2g}; "
+             f"(b) the largest rise from one sigma to the next over the sigmas up to "
+             f"{MAX_SIGMA:g} whose runs converged <= {TOL} (the unconverged ones are named). "
              "Both essential")
 # Combined under the shared rule (verdict.RULE).
 
@@ -32,15 +34,19 @@ def largest_rise(df: pd.DataFrame, col: str) -> np.ndarray:
 
 def judge(plan) -> dict:
     df = sweep(plan)
-    s08, r08 = at_sigma(df, SIGMA_REF)
+    s08, r08, note = judged_sigma(df, SIGMA_REF)
     r0 = df[df["sigma"] == 0]
     hi, lo = paired(r08, r0, "frac_active_clean")
     ratio = hi / lo
-    upto = df[df["sigma"] <= MAX_SIGMA]
+    conv = converged_sigmas(df)
+    upto = df[(df["sigma"] <= MAX_SIGMA) & df["sigma"].isin(conv)]
+    left = sorted(set(df.loc[df["sigma"] <= MAX_SIGMA, "sigma"]) - set(conv))
     checks = [
         gated(f"(a) fraction active sigma {s08:g} / sigma 0", pd.concat([r0, r08]),
               lambda: threshold_check("a", ratio, FALL, "<=", "ratio")),
-        gated(f"(b) non-increasing up to sigma {MAX_SIGMA:g}", upto,
+        gated(f"(b) non-increasing over the converged sigmas up to {MAX_SIGMA:g}"
+              + (f" (not converged, left out: {', '.join(f'{x:g}' for x in left)})" if left
+                 else ""), upto,
               lambda: threshold_check("b", largest_rise(upto, "frac_active_clean"), TOL, "<=",
                                       "largest rise")),
     ]
@@ -48,4 +54,4 @@ def judge(plan) -> dict:
     return row(CLAIM, STATEMENT, CRITERION,
                f"fraction active (mean over {seeds_note(df)}) {fa.iloc[0]:.3f} at sigma 0, "
                f"{fa.get(s08, np.nan):.3f} at sigma {s08:g}; at max sigma {fa.index[-1]:g}: "
-               f"{fa.iloc[-1]:.3f}", checks)
+               f"{fa.iloc[-1]:.3f}" + (f"; (a) {note}" if note else ""), checks)

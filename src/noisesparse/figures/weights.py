@@ -136,20 +136,28 @@ def f10_receptive_fields(plan, fig_id, title):
         share = per_model[f"share_{kind}"].to_numpy()
         ax.barh(y, share, left=left, color=col, label=kind.replace("_", "-"), height=0.7)
         left += share
+    if "null_share_gabor" in per_model:  # the shuffled null's Gabor share, where fitted
+        null = per_model["null_share_gabor"].to_numpy(float)
+        has = np.isfinite(null)
+        ax.scatter(null[has], y[has], marker="|", s=160, color="k", linewidths=1.6, zorder=3,
+                   label="Gabor share of the null (pixels shuffled)")
     ax.set_yticks(y)
     ax.set_yticklabels([f"{r.model} ({r.n_fields})" for r in per_model.itertuples()],
                        fontsize=6.5)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of living neurons' fields")
     ax.set_title("fitted field kind", fontsize=8)
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     runs = [m["run_id"] for m in models]
     caption = ("Encoder rows (receptive fields) reshaped to the image, each scaled to its own "
                "range (grey = 0). Left: random neurons; middle: the neurons most activated by "
-               "one training image with the model's training noise added. Right: for a seeded "
-               f"sample of up to {C6.N_FIT} living neurons per model (count in brackets), the "
-               f"share whose field a 2-D Gabor fits (R² ≥ {C6.RF.R2_MIN}, envelope localised), "
-               "that a difference of Gaussians fits better (centre-surround), or neither "
+               "one training image with the model's training noise added. Right: for every living "
+               f"neuron of a model (a seeded sample of {C6.N_FIT} where there are more; count in "
+               f"brackets), the share whose field a 2-D Gabor fits (R² ≥ {C6.RF.R2_MIN}, "
+               "envelope localised), that a difference of Gaussians fits better "
+               "(centre-surround), or neither; black ticks: the Gabor share of the null, "
+               f"{C6.N_NULL} of the same model's fields with their pixels shuffled (noise "
+               f"models at σ > 0), the classifier's false-positive rate "
                f"(table F10_fields; claim 6 in F18).\n{S.describe(plan, runs)}.")
     return S.save(fig_id, fig, pd.DataFrame(rows), plan, title, caption,
                   {"fields": per_model.merge(
