@@ -123,8 +123,11 @@ def table(args) -> None:
                          "final_frac_active_clean": last["frac_active_clean"],
                          "final_loss_clean_over_zero": last["loss_clean"] / h["loss_zero"].iloc[0],
                          "cpu_ms_per_member_step": 1e3 * h["cpu_s_per_member_step"].iloc[0]})
-    t = pd.DataFrame(rows).sort_values(["dataset", "lr", "width", "sigma"],
-                                       ascending=[False, False, True, True])
+    # A sigma trained in two histories (a longer run of a few sigmas after a shorter sweep)
+    # counts by its longest: a horizon is only known up to the last step trained.
+    t = (pd.DataFrame(rows).sort_values("steps_trained")
+         .drop_duplicates(["dataset", "width", "lr", "sigma"], keep="last")
+         .sort_values(["dataset", "lr", "width", "sigma"], ascending=[False, False, True, True]))
     date = dt.date.today().isoformat()
     t.to_csv(HERE / f"horizon_{date}.csv", index=False, float_format="%.6g")
     (HERE / f"horizon_{date}.md").write_text(markdown(t))

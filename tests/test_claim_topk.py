@@ -150,3 +150,20 @@ def test_the_cosine_model_is_reported_with_what_failed_to_train():
     text = C7.cosine_report(cos)
     assert "MSE clean 1.5 (active 0.025, failed to train)" in text
     assert "noisy 0.5 (active 0.025)" in text
+
+
+def test_a_sigma_that_did_not_converge_is_reported_where_another_was_judged():
+    """verdict.judge_converged, as claim 7's judge applies it: sigma 0.3 judged (passes),
+    sigma 0.8 stopped by 'not converged' and shown as reported; with none judged the gate
+    stays the verdict."""
+    n = pd.concat([noise([0.3, 0.31, 0.29]),
+                   noise([0.3, 0.31, 0.29], sigma=0.8, converged=(False, True, True))])
+    t = pd.concat([topk(), topk(sigma=0.8)])
+    checks = V.judge_converged(C7.checks_for(n, {"topk_baseline": t}))
+    late = next(c for c in checks if c.name.startswith(
+        "Top-K (noise network's architecture) sigma 0.8 clean"))
+    assert late.outcome == V.NOT_CONVERGED and not late.essential
+    assert "[not converged: reported]" in late.name
+    assert V.combine(checks) == V.AGREES
+    only = V.judge_converged(C7.checks_for(n[n["sigma"] == 0.8], {"topk_baseline": t}))
+    assert V.combine(only) == V.NOT_CONVERGED

@@ -328,7 +328,12 @@ def test_claim_9_per_seed_with_a_tolerance(monkeypatch):
     assert j(_c9(mean5=(-0.1, 0.15, -0.05)))["verdict"] in ("inconclusive", "partly")
     assert "(1b) median neuron mean ends lower (sigma 5 - 0.01): inconclusive" in \
         j(_c9(mean5=(-0.1, 0.15, -0.05)))["checks"]
-    assert j(_c9(unconverged=[(5.0, 2)]))["verdict"] == "not converged"
+    # sigma 5 not converged: (1-3) judged over 0.01 and 0.5, and said
+    r = j(_c9(unconverged=[(5.0, 2)]))
+    assert r["verdict"] == "agrees"
+    assert "(1-3) judged over sigma 0.01, 0.5, not converged at 5" in r["measured"]
+    # only one sigma converged: nothing to compare, gated
+    assert j(_c9(unconverged=[(5.0, 2), (0.5, 0)]))["verdict"] == "not converged"
 
 
 # ---- claim 10: 10a robustness, 10b efficiency --------------------------------------------

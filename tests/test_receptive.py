@@ -194,3 +194,23 @@ def test_claim6_names_each_baseline_variant():
     assert C6.label("topk_pixels", row(topk=16)) == "Top-K k=16"
     assert C6.label("topk_pixels", row(topk=16, normalize=True, topk_schedule="exponential")) \
         == "Top-K k=16 (exponential), cosine"
+
+
+def test_claim6_judges_the_sigmas_that_converged_and_names_the_others():
+    noise = [{"sigma": 0.0, "baseline": False, "share_gabor": 0.1, "share_centre_surround": 0.0},
+             {"sigma": 0.3, "baseline": False, "share_gabor": 0.6, "share_centre_surround": 0.1,
+              **NULL},
+             {"sigma": 0.8, "baseline": False, "share_gabor": 0.9, "share_centre_surround": 0.3,
+              **NULL}]
+    per_model = _per_model(noise).assign(n_fields=256, n_living=256,
+                                         run_id=lambda d: d["model"])
+    runs = pd.DataFrame({"run_id": per_model["model"], "status": "ok",
+                         "converged": [True, True, False], "beats_zero_predictor": True})
+    checks, text = C6.verdict_checks(per_model, runs)
+    assert [c.outcome for c in checks] == ["pass"] * 4 and combine(checks) == "agrees"
+    assert "m1 154/256" in checks[0].measured  # sigma 0.3 (model m1), not 0.8 (90%)
+    assert "not converged, not judged: noise sigma 0.8" in text
+    # with sigma 0 unconverged, only the check that reads it stops
+    runs["converged"] = [False, True, False]
+    out = [c.outcome for c in C6.verdict_checks(per_model, runs)[0]]
+    assert out == ["pass", "not converged", "pass", "pass"]

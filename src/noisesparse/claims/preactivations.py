@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import by_sigma, per_seed, row, seeds_note, study, sweep
+from .common import by_sigma, converged_sigmas, per_seed, row, seeds_note, study, sweep
 from .verdict import FAIL, NOT_CONVERGED, PASS, Check, gated, threshold_check
 
 CLAIM = 9
@@ -22,7 +22,8 @@ MIN_RANK_CORR = 0.5
 TOL = 0.05  # ours: a change under 5% of the median neuron's std (or 5 points of share) is nil
 CRITERION = (
     "(1-3) per neuron, over clean held-out inputs, at the sigmas of the authors' figure "
-    "(0.01, 0.5, 1, 5; the preactivations study, its seeds, converged runs only), per seed "
+    "(0.01, 0.5, 1, 5; the preactivations study, its seeds; judged over the sigmas whose "
+    "runs all converged when at least two did, the others named, else gated), per seed "
     f"with a 95% t interval: (1a) the median neuron's mean pre-activation rises by at most "
     f"{TOL:g} of the median neuron's std at sigma 0.01 from one sigma to the next, (1b) and "
     f"ends lower by at least that much; (2) the median neuron's std grows by >= {TOL:.0%}; "
@@ -132,7 +133,10 @@ def judge(plan) -> dict:
     if df is None:  # a profile without the study: the main sweep's sigma > 0
         df = sweep(plan)
         df = df[df["sigma"] > 0]
-    checks = preactivation_checks(df)
+    conv_s = converged_sigmas(df)
+    left_s = sorted(set(df["sigma"]) - set(conv_s))
+    judged = df[df["sigma"].isin(conv_s)] if len(conv_s) >= 2 and left_s else df
+    checks = preactivation_checks(judged)
     mean = by_sigma(df, "pre_neuron_mean_median")
     std = by_sigma(df, "pre_neuron_std_median")
     neg = by_sigma(df, "pre_neuron_frac_negative")
@@ -142,6 +146,9 @@ def judge(plan) -> dict:
         f"sigma {s:g}: median neuron mean {mean[s]:.3f}, std {std[s]:.3f}, negative-mean "
         f"neurons {neg[s]:.0%} (pooled mean {pooled[s]:.3f}; on noisy inputs: median neuron "
         f"mean {mean_n[s]:.3f}, std {std_n[s]:.3f})" for s in mean.index)
+    if judged is not df:
+        measured += (f"; (1-3) judged over sigma {', '.join(f'{x:g}' for x in conv_s)}, not "
+                     f"converged at {', '.join(f'{x:g}' for x in left_s)}")
     both = pd.concat([sweep(plan), df], ignore_index=True).drop_duplicates("run_id")
     conv = _converged(both)
     left = len(both[both["status"] == "ok"]) - len(conv)

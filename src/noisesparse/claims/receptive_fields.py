@@ -36,8 +36,9 @@ CRITERION = (f"living neurons' fields (every one up to {N_FIT} per model, the pa
              f"pixels shuffled) by >= {ABOVE_NULL:.0%} and is >= 2x the sigma-0 share (>= 50% "
              "reported); (b) >= 5% centre-surround at some sigma > 0; (c) every L1 / Top-K "
              "baseline has fewer centre-surround fields than that; an interval that straddles "
-             "its threshold is inconclusive; gates: unconverged noise runs, a baseline that "
-             "does not beat the zero predictor")
+             "its threshold is inconclusive; judged over the sigmas > 0 whose runs converged "
+             "(the others named; with none, 'not converged'); gates: an unconverged run a "
+             "check reads, a baseline that does not beat the zero predictor")
 FIELDS_TABLE = "F10_fields"  # per model: the shares of each kind of field (F10 writes it)
 STUDIES = ("receptive_fields", "l1_pixels", "topk_pixels")
 
@@ -199,7 +200,13 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
                              else per_model["model"], "status": "ok"})
     rid = "run_id" if "run_id" in per_model else "model"
     pick = lambda models: runs[runs["run_id"].isin(models[rid])]
-    noise_runs = pick(noisy)
+    # The sigmas > 0 whose runs converged are the ones judged (the best Gabor share, the
+    # most centre-surround among them); with none, every sigma, for the gates to stop.
+    conv = [s for s in noisy.index
+            if V.flag(pick(noisy.loc[[s]]), "converged").all() and len(pick(noisy.loc[[s]]))]
+    left_out = [float(s) for s in noisy.index if s not in conv]
+    if conv:
+        noisy = noisy.loc[conv]
     best = noisy["share_gabor"].idxmax()
     _, _, blo, bhi = _share(noisy.loc[best], "gabor")
     half = V.Check("Gabor at the best sigma >= 50%", _above(blo, bhi, 0.5),
@@ -211,13 +218,18 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
         out = V.PASS if blo >= 2 * hi0 else (V.FAIL if bhi < 2 * lo0 else V.INCONCLUSIVE)
         vs_dense = V.Check("Gabor at the best sigma >= 2x sigma 0", out,
                            f"{_txt(noisy.loc[best], 'gabor')} vs {_txt(noise.loc[0.0], 'gabor')}")
+        dense_runs = pick(noise.loc[[0.0]])
     else:
         vs_dense = V.Check("Gabor at the best sigma >= 2x sigma 0", V.NOT_MEASURED)
+        dense_runs = runs.iloc[0:0]
     cs_at = noisy["share_centre_surround"].idxmax()
     _, _, clo, chi = _share(noisy.loc[cs_at], "centre_surround")
     cs = V.Check("centre-surround >= 5% at some sigma > 0", _above(clo, chi, 0.05),
                  _txt(noisy.loc[cs_at], "centre_surround"))
-    checks = [V.gated(c.name, noise_runs, lambda c=c: c, essential=c.essential)
+    best_runs, cs_runs = pick(noisy.loc[[best]]), pick(noisy.loc[[cs_at]])
+    reads = {gabor.name: best_runs, half.name: best_runs,
+             vs_dense.name: pd.concat([best_runs, dense_runs]), cs.name: cs_runs}
+    checks = [V.gated(c.name, reads[c.name], lambda c=c: c, essential=c.essential)
               for c in (gabor, vs_dense, half, cs)]
     for r in base.itertuples():
         r = r._asdict()
@@ -226,7 +238,7 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
                else V.FAIL if lo > chi else V.INCONCLUSIVE)  # no living field: not measured
         c = V.Check(f"{r['model']}: fewer centre-surround than noise", out,
                     f"{_txt(r, 'centre_surround')} vs {_txt(noisy.loc[cs_at], 'centre_surround')}")
-        checks.append(V.gated(c.name, noise_runs, lambda c=c: c,
+        checks.append(V.gated(c.name, cs_runs, lambda c=c: c,
                               baseline=runs[runs["run_id"] == r[rid]]))
     text = "; ".join(
         f"{r.model}: Gabor {r.share_gabor:.0%}, centre-surround {r.share_centre_surround:.0%}"
@@ -234,6 +246,8 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
         + (f"; its null (pixels shuffled): Gabor {r.null_share_gabor:.0%} of "
            f"{int(r.null_n_fields)}" if pd.notna(getattr(r, "null_n_fields", np.nan)) else "")
         for r in per_model.itertuples())
+    if left_out and conv:
+        text += f"; not converged, not judged: noise sigma {', '.join(f'{x:g}' for x in left_out)}"
     return checks, text
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..checks import LOSS_FLOOR_SHARE, beats_zero_on
 from .common import row, study, sweep
 from .verdict import (FAIL, INCONCLUSIVE, NOT_MEASURED, PASS, Check, compare, fmt_interval,
-                      gated, threshold_check)
+                      gated, judge_converged, threshold_check)
 
 CLAIM = 7
 STATEMENT = "Inhibition that emerges gradually (noise) beats Top-K enforced from the start"
@@ -38,8 +38,10 @@ RULE = ("every judged (sigma, inputs) comparison with the raw Top-K is an essent
         "agrees when all pass, disagrees when some fail and none pass, partly when both; a "
         "gate (a bracketing Top-K run that does not beat the zero predictor on those inputs: "
         "'baseline failed'; a noise or bracketing Top-K run not converged: 'not converged') "
-        "or a straddling interval ('inconclusive') is the verdict when nothing fails; the "
-        "authors' variant and the cosine model are reported")
+        "or a straddling interval ('inconclusive') is the verdict when nothing fails; where "
+        "some comparison was judged, those stopped by 'not converged' are reported, not "
+        "counted (verdict.judge_converged); the authors' variant and the cosine model are "
+        "reported")
 EVALS = ("clean", "noisy")
 BASELINES = (("topk_baseline", "Top-K (noise network's architecture)", True),
              ("topk_authors", "authors' normalised Top-K", False))
@@ -172,7 +174,7 @@ def judge(plan) -> dict | None:
             tables[name] = tk[tk["topk_schedule"] == "fixed"]
     if "topk_baseline" not in tables:
         return None
-    checks = checks_for(sweep(plan), tables)
+    checks = judge_converged(checks_for(sweep(plan), tables))
     # The checks column (row) carries each comparison; here what was not judged, and why.
     skipped = [c for c in checks if c.outcome == NOT_MEASURED]
     parts = [f"{len(checks) - len(skipped)} comparisons judged or gated"]

@@ -172,6 +172,19 @@ def gated(name: str, runs: pd.DataFrame, decide, baseline: pd.DataFrame | None =
     return Check(name, outcome, f"{measured}; {seen}" if measured else seen, essential)
 
 
+def judge_converged(checks: list[Check]) -> list[Check]:
+    """Where at least one essential check was judged (pass, fail or inconclusive), the
+    essential checks that stopped at 'not converged' become reported ones, renamed to say
+    so: a claim compared at several sigmas is judged at those whose runs converged, and the
+    others are shown, not counted. With none judged, the gates stand (the verdict is the
+    gate). For claims whose criterion says so (claim 7)."""
+    judged = any(c.essential and c.outcome in (PASS, FAIL, INCONCLUSIVE) for c in checks)
+    if not judged:
+        return list(checks)
+    return [Check(f"{c.name} [not converged: reported]", c.outcome, c.measured, False)
+            if c.essential and c.outcome == NOT_CONVERGED else c for c in checks]
+
+
 def combine(checks: list[Check]) -> str:
     """The verdict under RULE."""
     ess = [c.outcome for c in checks if c.essential and c.outcome != NOT_MEASURED]
