@@ -80,7 +80,7 @@ def f21_implicit(plan, fig_id, title):
         ax.plot(pos, t["excess_of_gross_mean"], "D", color="k", ms=4,
                 label="measured excess (= the sum)")
         ax.axhline(0, color="0.3", lw=0.6)
-        ax.set_xticks(list(pos), [f"{s:g}" for s in t["sigma"]])
+        ax.set_xticks(list(pos), [f"{s:g}" for s in t["sigma"]], rotation=45, fontsize=6.5)
         ax.set_xlabel(S.SIGMA_LABEL)
         ax.set_ylabel("share of Σ|part|")
         ax.set_title(f"{'ac'[i]}. {label}", fontsize=7.5)
@@ -101,7 +101,7 @@ def f21_implicit(plan, fig_id, title):
             ax.plot(g["epoch"], g["implicit_first_order"], "--", color=colours.get(s))
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("clean loss (solid), penalty (dashed)")
+        ax.set_ylabel("MSE per output")  # the title says which line is which
         ax.set_title(f"{'bd'[i]}. over training: clean loss (solid) vs penalty (dashed)",
                      fontsize=7.5)
         ax.legend(ncol=2, fontsize=5.5)
