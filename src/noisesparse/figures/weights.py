@@ -147,7 +147,7 @@ def f10_receptive_fields(plan, fig_id, title):
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of living neurons' fields")
     ax.set_title("fitted field kind", fontsize=8)
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    ax.legend(fontsize=6.5, loc="upper right", bbox_to_anchor=(1.0, -0.12), ncol=1)
     runs = [m["run_id"] for m in models]
     caption = ("Encoder rows (receptive fields) reshaped to the image, each scaled to its own "
                "range (grey = 0). Left: random neurons; middle: the neurons most activated by "
