@@ -14,7 +14,8 @@ SIGMA_REF = 0.8  # the paper's default noise level (spec)
 FALL = 1 / 2  # ours: the living units alone are at least twice as sparse as at sigma 0
 DISPERSION = 0.5  # ours: halfway between units firing equally often (0) and on/off units (1)
 CRITERION = (
-    f"at sigma~{SIGMA_REF:g} (or the largest converged sigma below it, named) against sigma 0, per seed with a 95% t interval (main sweep, and "
+    f"at sigma~{SIGMA_REF:g} (or the largest converged sigma below it, named) against sigma "
+    "0, per seed with a 95% t interval (main sweep, and "
     "each latent dataset when run): (a) the authors' definition (dead: no activity over a "
     "noisy pass of the training data at the run's sigma): fraction active among living units, "
     f"ratio <= {FALL:g}; (b) ours: fraction active among the units that fire on clean data, "

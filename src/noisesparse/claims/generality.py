@@ -76,10 +76,12 @@ def at_threshold(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     from ..data import load as load_data
     from ..results import load_model
 
-    out = runs.copy()
+    out, test = runs.copy(), {}
     for i, r in out[out["status"] == "ok"].iterrows():
         cfg, net = load_model(r["run_id"])
-        x = load_data(cfg.dataset)["x_test"][:cfg.eval_size]
+        if cfg.dataset not in test:  # the runs of a curve share their data: load it once
+            test[cfg.dataset] = load_data(cfg.dataset)["x_test"]
+        x = test[cfg.dataset][:cfg.eval_size]
         with torch.no_grad():
             z = net.encode(x)[1]
         out.loc[i, "frac_active_clean"] = float(M.fraction_active(

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..noise import sample
 from ..results import load_final, load_model
 from . import verdict as V
-from .common import figure_table, row
+from .common import converged_sigmas, figure_table, row
 
 CLAIM = 6
 STATEMENT = ("Noisy training on raw pixels gives Gabor and centre-surround receptive fields; "
@@ -202,8 +202,8 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
     pick = lambda models: runs[runs["run_id"].isin(models[rid])]
     # The sigmas > 0 whose runs converged are the ones judged (the best Gabor share, the
     # most centre-surround among them); with none, every sigma, for the gates to stop.
-    conv = [s for s in noisy.index
-            if V.flag(pick(noisy.loc[[s]]), "converged").all() and len(pick(noisy.loc[[s]]))]
+    sigma_of = noisy.reset_index().set_index(rid)["sigma"]
+    conv = converged_sigmas(pick(noisy).assign(sigma=lambda d: d["run_id"].map(sigma_of)))
     left_out = [float(s) for s in noisy.index if s not in conv]
     if conv:
         noisy = noisy.loc[conv]
