@@ -117,9 +117,13 @@ NULL = {"null_n_fields": 64, "null_share_gabor": 3 / 64, "null_share_centre_surr
 
 def test_newcombe_difference_interval_worked_example():
     # Newcombe (1998, Statistics in Medicine 17:873, method 10): 56/70 - 48/80 = 0.2,
-    # 95% interval 0.0524 to 0.3339
+    # 95% interval 0.0524 to 0.3339; 9/10 - 3/10: 0.1705 to 0.8090. The same four values in
+    # two independent test suites: m-Py/propint (tests, "results reported in Newcombe1998")
+    # and lumen's binomDiffCI tests (from the SAS paper, lexjansen.com WUSS 2016 #127, p. 9)
     d, lo, hi = C6.newcombe(56, 70, 48, 80)
     assert d == pytest.approx(0.2) and (lo, hi) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    _, lo, hi = C6.newcombe(9, 10, 3, 10)
+    assert (lo, hi) == pytest.approx((0.1705, 0.8090), abs=1e-4)
     assert all(np.isnan(C6.newcombe(1, 0, 1, 5)))
 
 
