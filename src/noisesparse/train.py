@@ -93,8 +93,8 @@ class GroupTrainer:
             self.model.parameters(), self.model.bias_params(), c0.optimizer,
             lr=[c.lr for c in configs], bias_lr=[c.bias_lr or c.lr for c in configs],
             betas=(c0.beta1, c0.beta2), momentum=c0.momentum, compile=compile)
-        self.g_data = [torch.Generator(device=device).manual_seed(1_000_003 + c.seed) for c in configs]
-        self.g_noise = [torch.Generator(device=device).manual_seed(2_000_003 + c.seed) for c in configs]
+        self.g_data = [torch.Generator(device=device).manual_seed(seeds.DATA + c.seed) for c in configs]
+        self.g_noise = [torch.Generator(device=device).manual_seed(seeds.NOISE + c.seed) for c in configs]
         self.perms = None
         self.step = 0
         self.history: list[dict] = []

@@ -55,8 +55,8 @@ class LMTrainer:
             self.opt = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2))
         else:
             self.opt = torch.optim.SGD(groups, momentum=cfg.momentum)
-        self.g_data = torch.Generator(device=device).manual_seed(1_000_003 + cfg.seed)
-        self.g_noise = torch.Generator(device=device).manual_seed(2_000_003 + cfg.seed)
+        self.g_data = torch.Generator(device=device).manual_seed(seeds.DATA + cfg.seed)
+        self.g_noise = torch.Generator(device=device).manual_seed(seeds.NOISE + cfg.seed)
         self.step, self.history, self.diverged_at = 0, [], None
         self.loss_sum, self.loss_n = 0.0, 0
         self.offsets = torch.arange(cfg.context + 1, device=device)
@@ -86,7 +86,7 @@ class LMTrainer:
         c, model = self.cfg, self.model
         n_win = max(1, min(max_tokens, len(self.val_tokens) - 1) // c.context)
         n_win = min(n_win, (len(self.val_tokens) - 1) // c.context)
-        gen = torch.Generator(device=self.device).manual_seed(10_007 + c.seed)
+        gen = torch.Generator(device=self.device).manual_seed(seeds.EVAL_NOISE + c.seed)
         sigma = self.sigma_now(self.step)
         L, n_tok = c.n_layers, 0
         acc = {k: 0.0 for k in ("loss_clean", "loss_noisy")}
