@@ -45,7 +45,7 @@ def diagnose(trainer: GroupTrainer) -> list[dict]:
     MSE after rescaling the outputs by the one gain that fits them best."""
     model, x = trainer.model, trainer.x_test
     sig = trainer.sigma_now(trainer.c0.steps)
-    gens = [torch.Generator().manual_seed(seeds.EVAL_NOISE + c.seed) for c in trainer.configs]
+    gens = [torch.Generator().manual_seed(EVAL_NOISE + c.seed) for c in trainer.configs]
     noise = torch.stack([N.sample(trainer.c0.noise, sig[k], x.shape, g, x.device)
                          for k, g in enumerate(gens)])
     _, _, out = model(x)

@@ -56,8 +56,9 @@ def test_a_held_phase_that_had_not_plateaued_or_an_unsettled_end_is_not_converge
     assert row["verdict"] == "not converged" and "0.25 [0.126" in row["checks"]
     assert verdict(table(REF, [0.12, 0.15, 0.18], converged=False))["verdict"] == \
         "not converged"
-    # results written before held_converged was recorded: the end alone decides
-    assert verdict(t.drop(columns="held_converged"))["verdict"] == "agrees"
+    # a table without the held phase's judgement is an error, not a pass
+    with pytest.raises(KeyError, match="held_converged"):
+        verdict(t.drop(columns="held_converged"))
 
 
 def test_a_reference_that_does_not_beat_the_zero_predictor_fails_the_baseline_gate():

@@ -309,12 +309,13 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
     monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
     run = tmp_path / paths.run_dir("r1")
     run.mkdir(parents=True)
-    good = {"run_id": "r1", "status": "ok", "config": {"sigma": 0.1}, "final": {"loss": 1.0}}
+    good = {"run_id": "r1", "status": "ok", "config": {"sigma": 0.1}, "final": {"loss": 1.0},
+            "loss_zero": 2.0}
     text = json.dumps(good, indent=2)
     (run / "metrics.json").write_text(text)
     assert results.load_record("r1") == good
     for damaged, why in [(text[:len(text) // 2], "not valid JSON"), ("", "not valid JSON"),
-                         (json.dumps({"run_id": "r1"}), "missing status, config, final")]:
+                         (json.dumps({"run_id": "r1"}), "missing status, config, final, loss_zero")]:
         (run / "metrics.json").write_text(damaged)
         with pytest.raises(ConfigError) as e:
             results.load_record("r1")

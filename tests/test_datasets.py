@@ -524,12 +524,13 @@ def test_damaged_processed_dataset_names_the_file_and_the_rebuild_command(projec
     assert catalog.load("natural_grey6")["x_train"].shape[1] == 36
 
 
-def test_processed_dataset_written_before_checksums_still_loads(project):
+def test_a_processed_dataset_without_its_checksum_is_damaged(project):
     path = catalog.build("natural_grey6")
     blob = torch.load(path, weights_only=True)
     del blob["meta"]["content_sha256"]
     torch.save(blob, path)
-    assert catalog.load("natural_grey6")["meta"]["name"] == "natural_grey6"
+    with pytest.raises(ConfigError, match="records no content_sha256"):
+        catalog.load("natural_grey6")
 
 
 def test_centre_patches_removes_each_mean_and_drops_flat_ones():

@@ -112,7 +112,7 @@ def test_training_writes_results_and_resumes_exactly(corpus, tmp_path):
     assert [r["status"] for r in recs] == ["ok", "ok"]
     rec = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert 0 <= rec["final"]["frac_active_clean_L1"] <= 1
-    # all-zero logits over the 256 byte values: log 256 (noisesparse.checks)
+    # all-zero logits over the 256 byte values: log 256 (noisesparse.convergence)
     assert rec["checks"]["loss_zero_clean"] == pytest.approx(math.log(256), rel=1e-6)
     assert rec["checks"]["beats_zero_predictor"] == (rec["final"]["loss_clean"]
                                                      < math.log(256))

@@ -315,7 +315,7 @@ def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
         v = rg["final"][name]
         assert v is not None and math.isfinite(v), name
     assert 0.0 <= rg["final"]["frac_active_clean"] <= 1.0
-    # the checks (noisesparse.checks): predicting zeros scores the held-out inputs' mean
+    # the checks (noisesparse.convergence): predicting zeros scores the held-out inputs' mean
     # square, clean and noisy alike (both losses target the clean input); the relative
     # error is the loss over it. The diverged run neither converged nor beats it.
     zero = float(data["x_test"].pow(2).mean())

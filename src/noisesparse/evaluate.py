@@ -34,7 +34,7 @@ def activity_sums(model: SparseNet, x: torch.Tensor, act_threshold: float = 1e-4
     seeded by `seeds`, not from the training stream."""
     total = torch.zeros(model.members, model.w1.shape[1], device=x.device)
     gens = None if noise_kind is None else [
-        torch.Generator(device=x.device).manual_seed(seeds.DEAD_PASS + s) for s in seeds]
+        torch.Generator(device=x.device).manual_seed(DEAD_PASS_NOISE + s) for s in seeds]
     for i in range(0, len(x), chunk):
         xc = x[i:i + chunk]
         if gens is not None:
@@ -58,7 +58,7 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
     these inputs define them (the cheap version logged in the history).
     """
     K, dev = model.members, x.device
-    gens = [torch.Generator(device=dev).manual_seed(seeds.EVAL_NOISE + s) for s in seeds]
+    gens = [torch.Generator(device=dev).manual_seed(EVAL_NOISE + s) for s in seeds]
     sums: dict[str, torch.Tensor] = {}
     counts = torch.zeros(K, model.w1.shape[1], device=dev)
     activity = torch.zeros_like(counts)  # clean pass: silent-on-clean

@@ -122,12 +122,14 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, col: str, on: str = "seed") -> tupl
 
 
 def flag(runs: pd.DataFrame, col: str) -> pd.Series:
-    """A boolean run flag; a run that lacks it (results written before it existed) counts
-    as not having it checked, i.e. passes the gate, so that old results still judge."""
+    """A boolean run flag of a run table (results.load_final judges every run). A table
+    without it, or a run whose flag is missing, was not judged: an error, never a pass."""
     if col not in runs:
-        return pd.Series(True, index=runs.index)
-    return runs[col].map(lambda v: True if v is None or (isinstance(v, float) and math.isnan(v))
-                         else bool(v))
+        raise KeyError(f"the run table has no {col!r}: read runs with results.load_final")
+    missing = runs[col].isna()
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} run(s) have no {col!r}: not judged")
+    return runs[col].astype(bool)
 
 
 def gate(runs: pd.DataFrame, baseline: pd.DataFrame | None = None) -> tuple[str | None, str]:
@@ -136,8 +138,7 @@ def gate(runs: pd.DataFrame, baseline: pd.DataFrame | None = None) -> tuple[str 
     counted in the tables, not judged."""
     ok = runs[runs["status"] == "ok"]
     conv = flag(ok, "converged")
-    seen = [f"converged {int(conv.sum())}/{len(ok)}" if "converged" in ok
-            else "convergence not recorded"]
+    seen = [f"converged {int(conv.sum())}/{len(ok)}"]
     outcome = None
     if baseline is not None:
         bok = baseline[baseline["status"] == "ok"]

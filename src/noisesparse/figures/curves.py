@@ -293,12 +293,12 @@ FAILED_LABEL = "×: failed to train (MSE ≥ zero predictor's)"
 
 def _failed(df: pd.DataFrame) -> pd.DataFrame:
     """failed_<inputs>: 1 where a run does not beat the zero predictor on those inputs, 0
-    where it does, NaN where not recorded (checks.beats_zero_on)."""
-    from ..checks import beats_zero_on
+    where it does (convergence.beats_zero_on)."""
+    from ..convergence import beats_zero_on
     out = df.copy()
     for ev in ("clean", "noisy"):
         beats = beats_zero_on(out, ev)
-        out[f"failed_{ev}"] = beats.map(lambda b: float("nan") if b is None else float(not b))
+        out[f"failed_{ev}"] = (~beats).astype(float)
     return out
 
 

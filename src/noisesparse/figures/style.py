@@ -61,7 +61,7 @@ def sigma_axis(ax, label: bool = True) -> None:
 
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """Mean, min and max over seeds of each metric per group; runs that diverged are counted,
-    not averaged. Where the runs record convergence (noisesparse.checks): `unconverged`,
+    not averaged. Where the runs record convergence (noisesparse.convergence): `unconverged`,
     how many finished seeds had not converged, and `converged`, true when none (a run
     recorded before the checks counts as converged: unknown is not marked)."""
     ok = df[df["status"] == "ok"]
@@ -85,7 +85,7 @@ def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFra
 
 UNCONVERGED_GID = "unconverged"
 UNCONVERGED_LABEL = "open: not converged"
-UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged (noisesparse.checks: a fraction active or the "
+UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged (noisesparse.convergence: a fraction active or the "
                     "clean loss still moved by more than 10% over the last 20% of training); a "
                     "mean over seeds is open when any of its seeds is.")
 
