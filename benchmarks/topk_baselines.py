@@ -31,6 +31,7 @@ from noisesparse import metrics as M
 from noisesparse import noise as N
 from noisesparse.data import store
 from noisesparse.registry import build_plan
+from noisesparse.seeds import EVAL_NOISE
 from noisesparse.train import GroupTrainer
 
 

@@ -166,3 +166,28 @@ def test_the_held_phase_of_an_annealed_run_is_judged_on_its_own_history():
 def test_the_hold_step_is_where_an_annealing_schedule_leaves_its_initial_sigma():
     assert C.hold_step({"schedule": "linear", "ramp_start": 0.5, "steps": 8000}) == 4000
     assert C.hold_step({"schedule": "constant", "ramp_start": 0.5, "steps": 8000}) is None
+
+
+def test_results_are_judged_when_read_from_their_history(tmp_path, monkeypatch):
+    """load_final judges a run from its history.csv, its config and the zero predictor's
+    loss its trainer recorded: nothing of the judgement is stored by training."""
+    import json
+
+    from noisesparse import paths, results
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    config = {"sigma": 0.8, "schedule": "linear", "ramp_start": 0.5, "steps": 2000}
+    run = tmp_path / paths.run_dir("r1")
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps(
+        {"run_id": "r1", "status": "ok", "config": config, "loss_zero": 0.1,
+         "final": {"loss_clean": 0.05, "frac_active_clean": 0.2}}))
+    # the annealed history of test_the_held_phase..., its held phase still falling
+    steps = list(range(0, 2001, 200))
+    frac = [0.5, 0.4, 0.3, 0.25, 0.2, 0.1, 0.15, 0.19, 0.2, 0.2, 0.2]
+    history(steps, sigma=0.8, frac_active_clean=frac, frac_active_noisy=frac,
+            loss_clean=[0.05] * 11).to_csv(run / "history.csv", index=False)
+    row = results.load_final(["r1"]).iloc[0]
+    assert row["converged"] and not row["held_converged"]
+    assert row["held_conv_frac_active_clean"] == pytest.approx(-0.5)
+    assert row["beats_zero_predictor"] and row["loss_zero_clean"] == row["loss_zero_noisy"] == 0.1
+    assert "checks" not in row

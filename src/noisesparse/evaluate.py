@@ -12,6 +12,7 @@ import torch
 from . import metrics as M
 from . import noise as N
 from .model import SparseNet
+from .seeds import DEAD_PASS_NOISE, EVAL_NOISE
 
 
 def _noise(kind: str, sigma: torch.Tensor, shape, gens, dev) -> torch.Tensor:

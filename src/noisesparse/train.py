@@ -28,6 +28,7 @@ from .model import SparseNet
 from .optim import EnsembleOptimizer
 from .output import fmt, json_number, save_torch, write_text
 from .provenance import environment
+from .seeds import BATCH_ORDER, TRAIN_NOISE
 
 log = logging.getLogger("noisesparse")
 CKPT_VERSION = 1

@@ -27,6 +27,7 @@ from ..devices import acquire
 from ..errors import ConfigError
 from ..output import fmt, json_number, save_torch, write_text
 from ..provenance import environment
+from ..seeds import BATCH_ORDER, EVAL_NOISE, TRAIN_NOISE
 from .model import TransformerLM
 from .text import VOCAB
 
