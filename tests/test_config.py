@@ -114,8 +114,6 @@ def test_noise_refuses_a_non_finite_sigma():
             noise.sample("gaussian", bad, (2, 3))
         with pytest.raises(ConfigError, match="sigma must be finite"):
             noise.sample("gaussian", torch.tensor(bad), (2, 3))
-        with pytest.raises(ConfigError, match="sigma must be finite"):
-            noise.noise_mean_std("laplace", bad)
     assert noise.sample("gaussian", 1e30, (2,)).isfinite().all()  # large but finite is fine
 
 
@@ -316,7 +314,8 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
     (run / "metrics.json").write_text(text)
     assert results.load_record("r1") == good
     for damaged, why in [(text[:len(text) // 2], "not valid JSON"), ("", "not valid JSON"),
-                         (json.dumps({"run_id": "r1"}), "missing status, config, final, loss_zero")]:
+                         (json.dumps({"run_id": "r1"}),
+                          "missing status, config, final, loss_zero")]:
         (run / "metrics.json").write_text(damaged)
         with pytest.raises(ConfigError) as e:
             results.load_record("r1")

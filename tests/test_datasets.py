@@ -365,7 +365,7 @@ def test_natural_latents_embed_embedded_photo_patches(project, monkeypatch):
     assert d["meta"]["source"] == "natural_colour32" and src["meta"]["shape"] == [3, 32, 32]
     np.testing.assert_allclose(d["x_test"].numpy(),
                                convmixer.embed(src["x_test"], WEIGHTS, "cpu"), atol=1e-5)
-    assert 1.5 < float(d["x_train"].norm(dim=1).median()) < 4.5  # the spec's ~2.7 scale
+    assert 1.5 < float(d["x_train"].norm(dim=1).median()) < 4.5  # ~2.7 (docs/data.md)
 
 
 def test_latents_of_a_non_cifar_format_source_are_refused(project, monkeypatch):

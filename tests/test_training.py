@@ -15,7 +15,7 @@ from noisesparse.config import make_run_config
 from noisesparse.data import build, load
 from noisesparse.errors import ConfigError
 from noisesparse.model import batched_linear
-from noisesparse.optim import EnsembleOptimizer, clip_grad_norm_per_member
+from noisesparse.optim import EnsembleOptimizer, clip_coefs, grad_norms
 from noisesparse.results import judgement
 from noisesparse.train import (GroupTrainer, check_group, member_bytes, members_per_pass,
                                train_group)
@@ -488,6 +488,17 @@ def test_inactive_member_is_frozen():
         opt.step()
     assert torch.equal(pw[0].detach(), w[0]) and torch.equal(pb[0].detach(), b[0])
     assert not torch.allclose(pw[1].detach(), w[1])
+
+
+def clip_grad_norm_per_member(params, max_norm) -> torch.Tensor:
+    """The reference: clip each member's global gradient norm (all its parameters together),
+    as torch.nn.utils.clip_grad_norm_ does for a lone model, from the optimiser's own norms
+    and coefficients. Returns the [K] norms."""
+    norms = grad_norms([p.grad for p in params])
+    coef = clip_coefs(norms, max_norm)
+    for p in params:
+        p.grad.mul_(coef.view(-1, *([1] * (p.dim() - 1))))
+    return norms
 
 
 def test_clip_grad_norm_per_member_matches_torch():

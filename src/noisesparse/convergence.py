@@ -6,8 +6,8 @@ and the summary, and re-trains nothing. Figures mark unconverged runs, and verdi
 refuse to judge runs that fail either.
 
 Convergence, exactly: over the last WINDOW of training (steps 0.8 T to T, T the last logged
-step; histories start at step 0), a least-squares line is fitted to each metric of the history (fraction active on
-clean and on noisy held-out inputs, loss on clean ones) through the value at 0.8 T (linearly
+step; histories start at step 0), a least-squares line is fitted to each metric of the
+history (fraction active on clean and on noisy held-out inputs, loss on clean ones) through the value at 0.8 T (linearly
 interpolated between the log steps around it when 0.8 T is not one) and every value logged
 after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
 max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a metric

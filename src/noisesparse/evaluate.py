@@ -1,4 +1,4 @@
-"""Evaluation of an ensemble on a set of inputs: every metric of the spec, per member.
+"""Evaluation of an ensemble on a set of inputs: every metric (docs/metrics.md), per member.
 
 Inputs are processed in chunks so memory stays bounded at any width; metrics that are
 means over inputs are averaged over chunks weighted by chunk size, and per-neuron

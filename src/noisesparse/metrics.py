@@ -1,4 +1,4 @@
-"""Metrics of the spec as pure functions of tensors.
+"""The paper's metrics as pure functions of tensors (docs/metrics.md).
 
 Every function accepts optional leading (ensemble) dimensions: activations are [..., B, N]
 (inputs by neurons), weights [..., N, D], biases [..., N] (or [..., 1] when shared), and

@@ -93,8 +93,10 @@ class GroupTrainer:
             self.model.parameters(), self.model.bias_params(), c0.optimizer,
             lr=[c.lr for c in configs], bias_lr=[c.bias_lr or c.lr for c in configs],
             betas=(c0.beta1, c0.beta2), momentum=c0.momentum, compile=compile)
-        self.g_data = [torch.Generator(device=device).manual_seed(BATCH_ORDER + c.seed) for c in configs]
-        self.g_noise = [torch.Generator(device=device).manual_seed(TRAIN_NOISE + c.seed) for c in configs]
+        self.g_data = [torch.Generator(device=device).manual_seed(BATCH_ORDER + c.seed)
+                       for c in configs]
+        self.g_noise = [torch.Generator(device=device).manual_seed(TRAIN_NOISE + c.seed)
+                        for c in configs]
         self.perms = None
         self.step = 0
         self.history: list[dict] = []

@@ -15,7 +15,7 @@ CLAIMS = (sparsity, dead_neurons, mechanism, shared_bias, noise_removal, recepti
 
 
 def verdicts(plan: Plan) -> pd.DataFrame:
-    """A computed verdict for each claim of the spec, with its criterion and measurements.
+    """A computed verdict for each claim of the paper, with its criterion and measurements.
     A module may return several rows (claim 10: 10a robustness, 10b efficiency). Claim
     ids are strings ("1" .. "9", "10a", "10b"), the same in F18 and the summary."""
     rows = []

@@ -28,7 +28,7 @@ NOT_CONVERGED, BASELINE_FAILED, NOT_MEASURED = "not converged", "baseline failed
 GATES = (BASELINE_FAILED, NOT_CONVERGED)
 OUTCOMES = (PASS, FAIL, INCONCLUSIVE, *GATES, NOT_MEASURED)
 AGREES, PARTLY, DISAGREES = "agrees", "partly", "disagrees"
-# Every word a verdict can be (DESIGN.md, "Verdicts").
+# Every word a verdict can be (docs/figures.md, F18).
 VERDICTS = (AGREES, PARTLY, DISAGREES, INCONCLUSIVE, NOT_CONVERGED, BASELINE_FAILED, NOT_MEASURED)
 LEVEL = 0.95
 

@@ -158,7 +158,7 @@ def f4_noise(plan, fig_id, title):
                      fmt=lambda n: n + ("" if is_zero_mean(n) else "* (not zero-mean)"),
                      metrics=("frac_active_clean", "frac_active_noisy", "frac_active_shifted"),
                      prepare=shifted,
-                     note="σ parameterises each noise as in the spec: the standard deviation of "
+                     note="σ parameterises each noise as in the paper: the standard deviation of "
                           "Gaussian noise, the scale of Laplace noise (std σ√2), the mean of "
                           "exponential noise (rate 1/σ) and the rate of Poisson noise (mean σ). "
                           "The last two shift every input by E[noise] = σ, so clean inputs lie "
