@@ -1,4 +1,4 @@
-"""The paper's claims, one module each (spec: "The claims"). Every module states its
+"""The paper's claims, one module each. Every module states its
 claim, the criterion that judges it, and `judge(plan)`, which computes the verdict row
 from run results; a claim whose studies this profile does not plan returns None."""
 
