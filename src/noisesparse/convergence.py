@@ -7,9 +7,9 @@ refuse to judge runs that fail either.
 
 Convergence, exactly: over the last WINDOW of training (steps 0.8 T to T, T the last logged
 step; histories start at step 0), a least-squares line is fitted to each metric of the
-history (fraction active on clean and on noisy held-out inputs, loss on clean ones) through the value at 0.8 T (linearly
-interpolated between the log steps around it when 0.8 T is not one) and every value logged
-after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
+history (fraction active on clean and on noisy held-out inputs, loss on clean ones)
+through the value at 0.8 T (linearly interpolated between the log steps around it when
+0.8 T is not one) and every value logged after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
 max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a metric
 converged when that is at most REL_TOL in size, i.e. when it moved by at most REL_TOL of its
 value OR by at most the absolute floor. A line rather than two points, so that a metric
