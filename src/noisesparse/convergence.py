@@ -7,15 +7,15 @@ refuse to judge runs that fail either.
 
 Convergence, exactly: over the last WINDOW of training (steps 0.8 T to T, T the last logged
 step; histories start at step 0), a least-squares line is fitted to each metric of the
-history (fraction active on clean and on noisy held-out inputs, loss on clean ones)
-through the value at 0.8 T (linearly interpolated between the log steps around it when
-0.8 T is not one) and every value logged after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
-max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a metric
-converged when that is at most REL_TOL in size, i.e. when it moved by at most REL_TOL of its
-value OR by at most the absolute floor. A line rather than two points, so that a metric
-fluctuating around a settled value from one log step to the next is not called unsettled;
-the interpolated start, so that the window is the same 20% of training whatever the log
-interval (with one log step in the window it is the two-point change).
+history (fraction active on clean and on noisy held-out inputs, loss on clean ones) through
+the value at 0.8 T (linearly interpolated between the log steps around it when 0.8 T is not
+one) and every value logged after it. Its change over the window, fitted(T) - fitted(0.8 T),
+is divided by max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a
+metric converged when that is at most REL_TOL in size, i.e. when it moved by at most REL_TOL
+of its value OR by at most the absolute floor. A line rather than two points, so that a
+metric fluctuating around a settled value from one log step to the next is not called
+unsettled; the interpolated start, so that the window is the same 20% of training whatever
+the log interval (with one log step in the window it is the two-point change).
 
 Annealed runs (claim 5): sigma moves until `ramp_end` of training, so the window above is
 flat only when the schedule ends in a stretch at the final sigma at least WINDOW long (the

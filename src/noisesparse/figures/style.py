@@ -85,9 +85,10 @@ def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFra
 
 UNCONVERGED_GID = "unconverged"
 UNCONVERGED_LABEL = "open: not converged"
-UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged (noisesparse.convergence: a fraction active or the "
-                    "clean loss still moved by more than 10% over the last 20% of training); a "
-                    "mean over seeds is open when any of its seeds is.")
+UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged "
+                    "(noisesparse.convergence: a fraction active or the clean loss still moved "
+                    "by more than 10% over the last 20% of training); a mean over seeds is open "
+                    "when any of its seeds is.")
 
 
 def mark_unconverged(ax, x, y, converged, marker="o", colour=None, size=None) -> None:
