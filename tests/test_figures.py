@@ -192,16 +192,17 @@ def test_the_optional_latent_study_joins_its_figures(smoke_root, monkeypatch):
     itself is tested in test_datasets.py), so no weights are needed."""
     import torch
     from noisesparse import paths
+    from noisesparse.data import store
     from noisesparse.figures import draw
     monkeypatch.setenv("NOISESPARSE_ROOT", str(smoke_root))
     plan = build_plan("smoke", ["latents"])
     g = torch.Generator().manual_seed(0)
-    torch.save({"x_train": torch.randn(512, 256, generator=g) * 0.17,
+    store.save({"x_train": torch.randn(512, 256, generator=g) * 0.17,
                 "x_test": torch.randn(128, 256, generator=g) * 0.17,
                 "y_train": None, "y_test": None,
                 "meta": {"name": "natural_latents", "kind": "convmixer_latents",
                          "description": "test stand-in", "shape": [256], "n_classes": 0}},
-               paths.processed("natural_latents"))
+               paths.processed("natural_latents"))  # with its checksum, as a build writes
     latent_groups = [gid for gid, m in plan.groups.items() if m[0] in plan.optional_runs]
     assert latent_groups
     for gid in latent_groups:
