@@ -7,11 +7,18 @@
 #
 # profiles/default/ is loaded automatically (it re-runs jobs a kill left incomplete).
 # Every rule names the project environment (environment.yml) for `--use-conda`.
+from snakemake.utils import validate
+
 from noisesparse import paths
 from noisesparse.registry import build_plan
 
 
 configfile: "params.yaml"
+
+
+# params.yaml (and --config): config/schemas/params.schema.yaml. build_plan checks the
+# profile and config/studies.yaml against theirs (noisesparse.schema).
+validate(config, "config/schemas/params.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -1,6 +1,6 @@
 """The convergence horizon: how many steps each sigma needs before its judged metrics plateau.
 
-One definition, checks.py's own: a run of T steps is converged when checks.convergence,
+One definition, convergence.py's own: a run of T steps is converged when convergence.convergence,
 applied to its history up to step T, finds every metric (clean and noisy fraction active,
 clean loss) changed by at most REL_TOL over the last 20% of those T steps. With a constant
 sigma and learning rate a run of T steps follows the first T steps of a longer one, so one
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from noisesparse import checks
+from noisesparse import convergence
 from noisesparse.config import make_run_config
 from noisesparse.data import load
 from noisesparse.train import GroupTrainer
@@ -78,7 +78,7 @@ def write(trainer, configs, path, loss_zero, cpu, wall, args) -> None:
     rows = []
     for k, c in enumerate(configs):
         h = pd.DataFrame({n: [r[n][k] for r in trainer.history] for n in trainer.history[0]})
-        rows.append(h[["step", *checks.CONV_METRICS]].assign(sigma=c.sigma))
+        rows.append(h[["step", *convergence.CONV_METRICS]].assign(sigma=c.sigma))
     done = max(trainer.step, 1) * len(configs)
     out = pd.concat(rows).assign(dataset=args.dataset, width=args.width, lr=args.lr,
                                  loss_zero=loss_zero, threads=args.threads,
@@ -92,12 +92,12 @@ def horizons(history: pd.DataFrame, loss_zero: float) -> dict:
     logged steps are not judged."""
     h = history.sort_values("step").reset_index(drop=True)
     ends = h["step"].to_numpy()[2:]
-    ok = {m: [] for m in checks.CONV_METRICS}
+    ok = {m: [] for m in convergence.CONV_METRICS}
     for T in ends:
-        conv = checks.convergence(h[h["step"] <= T], loss_zero)
-        for m in checks.CONV_METRICS:
+        conv = convergence.convergence(h[h["step"] <= T], loss_zero)
+        for m in convergence.CONV_METRICS:
             v = conv[f"conv_{m}"]
-            ok[m].append(v is not None and abs(v) <= checks.REL_TOL)
+            ok[m].append(v is not None and abs(v) <= convergence.REL_TOL)
     out = {}
     for m, flags in ok.items():
         flags = np.array(flags)
@@ -118,7 +118,7 @@ def table(args) -> None:
             last = h.sort_values("step").iloc[-1]
             rows.append({"dataset": ds, "width": int(w), "lr": lr, "sigma": s,
                          "steps_trained": int(last["step"]),
-                         **{f"horizon_{m}": hz[m] for m in checks.CONV_METRICS},
+                         **{f"horizon_{m}": hz[m] for m in convergence.CONV_METRICS},
                          "horizon": hz["run"],
                          "final_frac_active_clean": last["frac_active_clean"],
                          "final_loss_clean_over_zero": last["loss_clean"] / h["loss_zero"].iloc[0],

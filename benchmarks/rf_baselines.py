@@ -28,6 +28,7 @@ from noisesparse import receptive as RF
 from noisesparse.claims.receptive_fields import N_FIT, living
 from noisesparse.config import make_run_config
 from noisesparse.data import load as load_data
+from noisesparse.results import judgement
 from noisesparse.train import GroupTrainer
 
 BASE = {"dataset": "natural_grey12_centred", "width": 256, "lr": 1e-3, "batch_size": 256,
@@ -75,7 +76,8 @@ def run_variant(name: str, steps: int, data: dict, tmp: Path) -> list[dict]:
         # the dictionary (decoder columns) of the same neurons, for comparison
         dec = net.w2[k].detach().numpy().T[pick]
         dsh = RF.shares(RF.analyse(dec.reshape(-1, *shape))) if len(pick) else {}
-        f, ch = rec["final"], rec["checks"]
+        f = rec["final"]
+        ch = judgement(rec, pd.read_csv(tmp / cfg.run_id / "history.csv"))  # as load_final
         rows.append({"variant": name, "l1": cfg.l1, "steps": steps, "run_id": cfg.run_id,
                      "frac_active_clean": f["frac_active_clean"],
                      "frac_dead": f["frac_dead"], "loss_clean": f["loss_clean"],
@@ -83,7 +85,7 @@ def run_variant(name: str, steps: int, data: dict, tmp: Path) -> list[dict]:
                      "beats_zero": ch.get("beats_zero_predictor"),
                      "converged": ch.get("converged"),
                      "conv": json.dumps({m: round(v, 3) for m, v in ch.items()
-                                         if m.startswith("conv_") and v is not None}),
+                                         if m.startswith("conv_") and v == v}),
                      "n_living": len(alive), **sh,
                      **{f"decoder_{n}": dsh.get(n) for n in ("share_gabor",
                                                              "share_centre_surround")},

@@ -31,6 +31,7 @@ from noisesparse import metrics as M
 from noisesparse import noise as N
 from noisesparse.data import store
 from noisesparse.registry import build_plan
+from noisesparse.seeds import EVAL_NOISE
 from noisesparse.train import GroupTrainer
 
 
@@ -45,7 +46,7 @@ def diagnose(trainer: GroupTrainer) -> list[dict]:
     MSE after rescaling the outputs by the one gain that fits them best."""
     model, x = trainer.model, trainer.x_test
     sig = trainer.sigma_now(trainer.c0.steps)
-    gens = [torch.Generator().manual_seed(10_007 + c.seed) for c in trainer.configs]
+    gens = [torch.Generator().manual_seed(EVAL_NOISE + c.seed) for c in trainer.configs]
     noise = torch.stack([N.sample(trainer.c0.noise, sig[k], x.shape, g, x.device)
                          for k, g in enumerate(gens)])
     _, _, out = model(x)

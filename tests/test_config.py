@@ -114,8 +114,6 @@ def test_noise_refuses_a_non_finite_sigma():
             noise.sample("gaussian", bad, (2, 3))
         with pytest.raises(ConfigError, match="sigma must be finite"):
             noise.sample("gaussian", torch.tensor(bad), (2, 3))
-        with pytest.raises(ConfigError, match="sigma must be finite"):
-            noise.noise_mean_std("laplace", bad)
     assert noise.sample("gaussian", 1e30, (2,)).isfinite().all()  # large but finite is fine
 
 
@@ -157,7 +155,8 @@ def test_profile_compile_flag_must_be_a_boolean(tmp_path, monkeypatch, value, ok
     if ok:
         assert build_plan("smoke").compile is value
     else:
-        with pytest.raises(ConfigError, match="compile must be true or false"):
+        with pytest.raises(ConfigError, match="profile smoke: compile: .* is not of type "
+                                              "'boolean' \\(expected torch.compile"):
             build_plan("smoke")
 
 
@@ -309,12 +308,14 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
     monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
     run = tmp_path / paths.run_dir("r1")
     run.mkdir(parents=True)
-    good = {"run_id": "r1", "status": "ok", "config": {"sigma": 0.1}, "final": {"loss": 1.0}}
+    good = {"run_id": "r1", "status": "ok", "config": {"sigma": 0.1}, "final": {"loss": 1.0},
+            "loss_zero": 2.0}
     text = json.dumps(good, indent=2)
     (run / "metrics.json").write_text(text)
     assert results.load_record("r1") == good
     for damaged, why in [(text[:len(text) // 2], "not valid JSON"), ("", "not valid JSON"),
-                         (json.dumps({"run_id": "r1"}), "missing status, config, final")]:
+                         (json.dumps({"run_id": "r1"}),
+                          "missing status, config, final, loss_zero")]:
         (run / "metrics.json").write_text(damaged)
         with pytest.raises(ConfigError) as e:
             results.load_record("r1")
@@ -328,11 +329,61 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("value,error", [
-    ("latents", "optional_studies must be a list"),        # neither a list nor a mapping
-    ({"latents": "latents"}, "optional_studies must be a list"),  # a switch needs a list
+    ("latents", "expected a list of study names, or a mapping"),  # neither list nor mapping
+    ({"latents": "latents"}, "optional_studies: latents: 'latents' is not of type 'array'"),
     ({"latents": ["latentz"]}, "did you mean 'latents'"),  # an unknown study
 ])
 def test_optional_studies_must_name_studies(tmp_path, monkeypatch, value, error):
     _edited_smoke(tmp_path, monkeypatch, lambda d: d.update(optional_studies=value))
     with pytest.raises(ConfigError, match=error):
         build_plan("smoke")
+
+
+@pytest.mark.parametrize("edit,error", [
+    # an unknown key: named, with the closest allowed one
+    (lambda d: d.update(max_member=4), r"unknown key\(s\) in profile smoke: 'max_member' "
+                                       r"\(did you mean 'max_members'\?\)"),
+    (lambda d: d.setdefault("studies", {}).update(width={"grids": {}}),
+     r"profile smoke: studies: width: 'grids' \(did you mean 'grid'\?\)"),
+    # a wrong type: where, what it is, what was expected
+    (lambda d: d.update(max_members="eight"), r"profile smoke: max_members: 'eight' is not of "
+                                               r"type 'integer' \(expected the most runs"),
+    (lambda d: d.update(max_members=0), r"max_members: 0 is less than the minimum of 1"),
+    (lambda d: d.update(precision="fp16"), r"precision: 'fp16' is not one of"),
+    (lambda d: d["run_defaults"].update(width=[64]), r"run_defaults: width: \[64\] is not of "
+                                                     "type"),
+])
+def test_the_profile_schema_names_an_unknown_key_or_a_wrong_type(tmp_path, monkeypatch, edit,
+                                                                 error):
+    _edited_smoke(tmp_path, monkeypatch, edit)
+    with pytest.raises(ConfigError, match=error):
+        build_plan("smoke")
+
+
+@pytest.mark.parametrize("edit,error", [
+    (lambda d: d["figures"]["F1"].update(studys=["width"]),
+     r"studies.yaml: figures: F1: 'studys' \(did you mean 'studies'\?\)"),
+    (lambda d: d["studies"]["width"].update(grid={"sigma": []}),
+     r"studies.yaml: studies: width: grid: sigma: \[\] should be non-empty"),
+    (lambda d: d["figures"]["F1"].update(studies="sigma_sweep"),
+     r"studies.yaml: figures: F1: studies: 'sigma_sweep' is not of type 'array'"),
+])
+def test_the_studies_schema_names_an_unknown_key_or_a_wrong_type(tmp_path, monkeypatch, edit,
+                                                                 error):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    path = tmp_path / "config" / "studies.yaml"
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    with pytest.raises(ConfigError, match=error):
+        build_plan("smoke")
+
+
+def test_every_profile_and_the_studies_meet_their_schemas():
+    from noisesparse.registry import load_profile, profile_names
+    from noisesparse.schema import validate
+    for name in profile_names():
+        load_profile(name)  # validates
+    validate(yaml.safe_load((REPO / "config/studies.yaml").read_text()), "studies", "studies")
+    validate(yaml.safe_load((REPO / "params.yaml").read_text()), "params", "params.yaml")

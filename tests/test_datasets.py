@@ -365,7 +365,7 @@ def test_natural_latents_embed_embedded_photo_patches(project, monkeypatch):
     assert d["meta"]["source"] == "natural_colour32" and src["meta"]["shape"] == [3, 32, 32]
     np.testing.assert_allclose(d["x_test"].numpy(),
                                convmixer.embed(src["x_test"], WEIGHTS, "cpu"), atol=1e-5)
-    assert 1.5 < float(d["x_train"].norm(dim=1).median()) < 4.5  # the spec's ~2.7 scale
+    assert 1.5 < float(d["x_train"].norm(dim=1).median()) < 4.5  # ~2.7 (docs/data.md)
 
 
 def test_latents_of_a_non_cifar_format_source_are_refused(project, monkeypatch):
@@ -524,12 +524,13 @@ def test_damaged_processed_dataset_names_the_file_and_the_rebuild_command(projec
     assert catalog.load("natural_grey6")["x_train"].shape[1] == 36
 
 
-def test_processed_dataset_written_before_checksums_still_loads(project):
+def test_a_processed_dataset_without_its_checksum_is_damaged(project):
     path = catalog.build("natural_grey6")
     blob = torch.load(path, weights_only=True)
     del blob["meta"]["content_sha256"]
     torch.save(blob, path)
-    assert catalog.load("natural_grey6")["meta"]["name"] == "natural_grey6"
+    with pytest.raises(ConfigError, match="records no content_sha256"):
+        catalog.load("natural_grey6")
 
 
 def test_centre_patches_removes_each_mean_and_drops_flat_ones():

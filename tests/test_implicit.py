@@ -148,6 +148,7 @@ def _runs(coef=(0.04, 0.01, 0.002), active=(0.4, 0.2, 0.05), share=(1.1, 0.7, 0.
         first = share[i] * excess
         diag = coef[i] * s * s
         rows.append({"run_id": f"r{i}", "status": "ok", "sigma": s, "seed": 0,
+                     "converged": True, "beats_zero_predictor": True,
                      "pre_neuron_mean_median": pre_mean[i], "pre_neuron_std_median": 1 + i,
                      "pre_neuron_frac_negative": 0.3 + 0.2 * i, "pre_mean": pre_mean[i],
                      "pre_neuron_mean_median_noisy": 0.0, "pre_neuron_std_median_noisy": 1.0,

@@ -13,6 +13,7 @@ from noisesparse.errors import ConfigError
 from noisesparse.lm import text
 from noisesparse.lm.model import TransformerLM
 from noisesparse.lm.train import LMTrainer, train_lm_group
+from noisesparse.results import judgement
 
 
 def test_tokenizer_round_trips_any_text():
@@ -112,12 +113,12 @@ def test_training_writes_results_and_resumes_exactly(corpus, tmp_path):
     assert [r["status"] for r in recs] == ["ok", "ok"]
     rec = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert 0 <= rec["final"]["frac_active_clean_L1"] <= 1
-    # all-zero logits over the 256 byte values: log 256 (noisesparse.checks)
-    assert rec["checks"]["loss_zero_clean"] == pytest.approx(math.log(256), rel=1e-6)
-    assert rec["checks"]["beats_zero_predictor"] == (rec["final"]["loss_clean"]
-                                                     < math.log(256))
-    assert isinstance(rec["checks"]["converged"], bool)
+    # all-zero logits over the 256 byte values: log 256 (noisesparse.convergence)
+    assert rec["loss_zero"] == pytest.approx(math.log(256), rel=1e-6)
     hist = pd.read_csv(tmp_path / "a" / "history.csv")
+    judged = judgement(rec, hist)  # when read, as results.load_final does
+    assert judged["beats_zero_predictor"] == (rec["final"]["loss_clean"] < math.log(256))
+    assert isinstance(judged["converged"], bool)
     assert list(hist["step"]) == [0, 10, 20]
     # Checkpoints, and the group's folder of them, are gone once the group is complete.
     assert not (tmp_path / "partial").exists()

@@ -96,15 +96,17 @@ def test_study_numbers_average_seeds_per_setting():
         "seed": [0, 1, 0, 1], "width": [64] * 4,
         "frac_active_clean": [0.5, 0.7, 0.2, float("nan")],
         "frac_dead": [0.0, 0.5, 0.25, float("nan")], "loss_clean": [1.0, 3.0, 2.0, float("nan")],
+        "converged": [True, True, True, False], "beats_zero_predictor": [True, True, True, False],
     })
     out = study_numbers(df)
     # sigma 0 has two finished seeds: their spread beside each mean, e.g. std(0.5, 0.7)
-    # = 0.2 / sqrt(2); sigma 0.8 has one
-    assert out == {"runs": 4, "diverged": 1,
+    # = 0.2 / sqrt(2); sigma 0.8 has one (its diverged run is counted, not judged)
+    assert out == {"runs": 4, "diverged": 1, "unconverged": 0, "no_better_than_zero": 0,
                    "sigma=0": {"frac_active_clean": 0.6, "frac_dead": 0.25, "loss_clean": 2.0,
                                "frac_active_clean_sd": 0.141421, "frac_dead_sd": 0.353553,
-                               "loss_clean_sd": 1.41421},
-                   "sigma=0.8": {"frac_active_clean": 0.2, "frac_dead": 0.25, "loss_clean": 2.0}}
+                               "loss_clean_sd": 1.41421, "unconverged": 0},
+                   "sigma=0.8": {"frac_active_clean": 0.2, "frac_dead": 0.25, "loss_clean": 2.0,
+                                 "unconverged": 0}}
     assert "sigma=0.8/loss_clean" in flatten(out)
 
 

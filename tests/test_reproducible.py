@@ -81,15 +81,21 @@ def _dvc_todo(root: Path) -> set[str]:
     return set(re.findall(r"^(\S+):\s*$", out, re.M))
 
 
-def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_path):
+def _up_to_date_project(tmp_path: Path):
+    """A copy of the project under both engines with every smoke output faked as made, in
+    order, and committed to DVC: nothing to do for either engine. Returns (root, plan)."""
     root = _project(tmp_path)
     _dvc_project(root)
     plan = build_plan("smoke")
     time.sleep(1)  # outputs strictly newer than the copied sources
     _fake_outputs(root, plan)
     _run([DVC, "commit", "-f", "-q"], root)
-    assert _snakemake_todo(root) == set()
-    assert _dvc_todo(root) == set()
+    assert _snakemake_todo(root) == _dvc_todo(root) == set()
+    return root, plan
+
+
+def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_path):
+    root, plan = _up_to_date_project(tmp_path)
 
     model = root / "src/noisesparse/model.py"
     model.write_text(model.read_text() + "\n# a change to the model\n")
@@ -118,6 +124,24 @@ def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_pat
     assert "figure_F7" not in _dvc_todo(root)
     snake = _snakemake_todo(root)
     assert {"figure_F1", "figure_F18", "summary"} <= snake and "figure_F7" not in snake
+
+
+def test_changing_the_convergence_rule_retrains_nothing(tmp_path):
+    """The convergence rule judges results when they are read: a new threshold re-draws
+    the figures and the summary that read runs, and re-trains and rebuilds nothing."""
+    assert "src/noisesparse/convergence.py" not in deps.train_code("mlp")
+    assert "src/noisesparse/convergence.py" not in deps.train_code("transformer")
+    root, _ = _up_to_date_project(tmp_path)
+
+    rule = root / "src/noisesparse/convergence.py"
+    text = rule.read_text()
+    assert text.count("\nREL_TOL = 0.10\n") == 1
+    rule.write_text(text.replace("\nREL_TOL = 0.10\n", "\nREL_TOL = 0.05\n"))
+    later = time.time() + 5
+    os.utime(rule, (later, later))
+    for todo in (_snakemake_todo(root), _dvc_todo(root)):
+        assert {"figure_F18", "summary"} <= todo, todo
+        assert not any(s.startswith(("train", "data")) for s in todo), todo
 
 
 def test_latents_ask_for_a_gpu_and_figures_are_local_rules(tmp_path):

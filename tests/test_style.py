@@ -20,7 +20,7 @@ def test_summarise_counts_unconverged_seeds_per_point():
     assert list(t["unconverged"]) == [0, 1, 0]
     assert list(t["converged"]) == [True, False, False]
     assert t.loc[0.8, "frac_active_clean_mean"] == pytest.approx(0.3)  # both seeds
-    # runs recorded before the checks (no column, or NaN): nothing counted, nothing marked
+    # a table without convergence (no column, or NaN): nothing counted, nothing marked
     assert "converged" not in S.summarise(df.drop(columns="converged"), ["sigma"],
                                           ["frac_active_clean"])
     old = S.summarise(df.assign(converged=np.nan), ["sigma"], ["frac_active_clean"])

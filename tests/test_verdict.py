@@ -69,8 +69,11 @@ def test_gates_stop_unconverged_runs_and_failed_baselines():
     # a diverged run is not judged, and a table with no finished run is not measured
     assert V.gate(_runs([True, False], status=["ok", "diverged"]))[0] is None
     assert V.gate(_runs([True], status=["diverged"]))[0] == V.NOT_MEASURED
-    # results written before the flag existed still judge, and say so
-    assert V.gate(ok.drop(columns="converged")) == (None, "convergence not recorded")
+    # a run table that was not judged is an error, never a pass
+    with pytest.raises(KeyError, match="converged"):
+        V.gate(ok.drop(columns="converged"))
+    with pytest.raises(ValueError, match="not judged"):
+        V.gate(ok.assign(converged=[True, None]))
 
 
 def test_gated_check_reports_the_measurement_beside_the_gate():

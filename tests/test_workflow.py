@@ -212,3 +212,25 @@ def test_slurm_profile_requests_a_gpu_per_training_job():
     assert prof["default-resources"]["gpu"] == 0  # data and figure jobs ask for none
     train_rules = (REPO / "workflow/rules/train.smk").read_text()
     assert "gpu=1" in train_rules
+
+
+def test_both_engines_check_the_config_against_its_schema(tmp_path):
+    """Snakemake validates its config with `validate` (config/schemas/params.schema.yaml);
+    the CLI, which every DVC stage runs, checks params.yaml and the profile the same way."""
+    root = _project(tmp_path)
+    bad = subprocess.run([str(BIN / "snakemake"), "-n", "--cores", "1", "--config", "prfile=smoke"],
+                         cwd=root, env=_env(root), capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0
+    assert "Additional properties are not allowed ('prfile' was unexpected)" in \
+        bad.stdout + bad.stderr
+    (root / "params.yaml").write_text("profile: smoke\nwith: []\nprfile: quick\n")
+    cli = subprocess.run([str(BIN / "noisesparse"), "plan"], cwd=root, env=_env(root),
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode != 0 and "'prfile' (did you mean 'profile'?)" in cli.stderr
+    (root / "params.yaml").write_text("profile: smoke\nwith: []\n")
+    prof = root / "config/profiles/smoke.yaml"
+    prof.write_text(prof.read_text().replace("max_members: 8", "max_members: eight"))
+    cli = subprocess.run([str(BIN / "noisesparse"), "plan"], cwd=root, env=_env(root),
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode != 0
+    assert "profile smoke: max_members: 'eight' is not of type 'integer'" in cli.stderr

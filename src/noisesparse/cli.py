@@ -18,8 +18,14 @@ DVC_YAML = "dvc.yaml"
 
 
 def _params() -> dict:
+    """params.yaml, checked against config/schemas/params.schema.yaml (as the Snakefile
+    checks Snakemake's config)."""
+    from .schema import validate
     p = paths.root() / "params.yaml"
-    return (yaml.safe_load(p.read_text()) or {}) if p.exists() else {}
+    params = (yaml.safe_load(p.read_text()) or {}) if p.exists() else {}
+    if params:
+        validate(params, "params", str(p))
+    return params
 
 
 def default_profile() -> str:
@@ -100,7 +106,7 @@ def plot_template(fields: tuple[str, ...]) -> tuple[str, dict]:
     return f"{PLOT_DIR}/{name}.json", tpl
 
 
-def dvc_params(plan, opts: str) -> list:
+def dvc_params(opts: str) -> list:
     """params.yaml keys a step's command takes: the profile always, `with` when passed."""
     return ["profile"] + (["with"] if "--with" in opts else [])
 
@@ -126,14 +132,14 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
         stages[f"train_{gid}"] = {
             "cmd": f"noisesparse train {opts} --group {gid} --no-progress",
             "deps": [paths.processed(g["dataset"])] + plan.step_deps(group=gid),
-            "params": dvc_params(plan, opts), "outs": g["outputs"]}
+            "params": dvc_params(opts), "outs": g["outputs"]}
     for fig, info in d["figures"].items():
         opts = plan.cli_opts(figure=fig)
         stages[f"figure_{fig}"] = {
             "cmd": f"noisesparse figure {fig} {opts}",
             "deps": [paths.run_dir(r) for r in info["runs"]] + info["inputs"]
             + plan.step_deps(figure=fig),
-            "params": dvc_params(plan, opts), "outs": info["outputs"]}
+            "params": dvc_params(opts), "outs": info["outputs"]}
     opts = plan.cli_opts(summary=True)
     stages["summary"] = {
         "cmd": f"noisesparse summary {opts}",
@@ -310,7 +316,7 @@ def main(argv=None):
 
     def with_profile(p):
         p.add_argument("--profile", default=None,
-                       help="smoke, quick or paper (default: params.yaml's profile)")
+                       help="a profile of config/profiles/ (default: params.yaml's profile)")
         p.add_argument("--with", dest="extras", default=None, metavar="STUDY[,STUDY]",
                        help="switch on optional studies of the profile, e.g. latents "
                             "(default: params.yaml's `with`)")

@@ -34,7 +34,7 @@ MEMBER_FIELDS = ("sigma", "sigma_end", "seed", "lr", "bias_lr", "l1", "grad_clip
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run. Defaults are the authors' (spec: 'The model and its training')."""
+    """One training run. Defaults are the authors'."""
 
     dataset: str = "cifar10_latents"
     task: str = "reconstruction"

@@ -18,14 +18,15 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent
 SRC = "src/noisesparse"  # where the package's source lives in the project
 # Where and how, not what: paths, error types, device choice and locks, provenance records,
-# this module, the CLI, the package marker. A change there cannot change a result.
+# this module, the CLI, the package marker, the config schemas' checker (a config either
+# passes it unchanged or stops the plan). A change there cannot change a result.
 # noisesparse.output too: it writes files atomically and puts each value into JSON as the
 # float it is (NaN and infinities as null, JSON having no number for them), so every
 # step's code reaches it but none of its numbers depend on it (tests/test_output.py holds
 # it to that); tracking it would retrain everything for a change to how a file is renamed.
 NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors", "noisesparse.devices",
            "noisesparse.provenance", "noisesparse.deps", "noisesparse.cli",
-           "noisesparse.__main__", "noisesparse.output"}
+           "noisesparse.__main__", "noisesparse.output", "noisesparse.schema"}
 REFERENCE = "config/reference.yaml"
 
 

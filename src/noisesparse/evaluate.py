@@ -1,4 +1,4 @@
-"""Evaluation of an ensemble on a set of inputs: every metric of the spec, per member.
+"""Evaluation of an ensemble on a set of inputs: every metric (docs/metrics.md), per member.
 
 Inputs are processed in chunks so memory stays bounded at any width; metrics that are
 means over inputs are averaged over chunks weighted by chunk size, and per-neuron
@@ -12,6 +12,7 @@ import torch
 from . import metrics as M
 from . import noise as N
 from .model import SparseNet
+from .seeds import DEAD_PASS_NOISE, EVAL_NOISE
 
 
 def _noise(kind: str, sigma: torch.Tensor, shape, gens, dev) -> torch.Tensor:
@@ -34,7 +35,7 @@ def activity_sums(model: SparseNet, x: torch.Tensor, act_threshold: float = 1e-4
     seeded by `seeds`, not from the training stream."""
     total = torch.zeros(model.members, model.w1.shape[1], device=x.device)
     gens = None if noise_kind is None else [
-        torch.Generator(device=x.device).manual_seed(30_011 + s) for s in seeds]
+        torch.Generator(device=x.device).manual_seed(DEAD_PASS_NOISE + s) for s in seeds]
     for i in range(0, len(x), chunk):
         xc = x[i:i + chunk]
         if gens is not None:
@@ -58,7 +59,7 @@ def evaluate(model: SparseNet, x: torch.Tensor, y: torch.Tensor | None, sigma: t
     these inputs define them (the cheap version logged in the history).
     """
     K, dev = model.members, x.device
-    gens = [torch.Generator(device=dev).manual_seed(10_007 + s) for s in seeds]
+    gens = [torch.Generator(device=dev).manual_seed(EVAL_NOISE + s) for s in seeds]
     sums: dict[str, torch.Tensor] = {}
     counts = torch.zeros(K, model.w1.shape[1], device=dev)
     activity = torch.zeros_like(counts)  # clean pass: silent-on-clean

@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 
 from . import metrics as M
+from .seeds import IMPLICIT_NOISE
 
 FINAL_INPUTS = 1024  # held-out inputs at the end of training (the first ones of x_test)
 FINAL_PAIRS = 4  # antithetic noise pairs per input at the end of training
@@ -151,7 +152,7 @@ def measure(model, x: torch.Tensor, sigma: torch.Tensor, seeds: list[int],
             pairs: int) -> dict[str, torch.Tensor]:
     """`implicit_terms` of a SparseNet ensemble, each member's noise from its own generator
     (seeded apart from training's and evaluation's streams, so measuring changes neither)."""
-    gens = [torch.Generator(device=x.device).manual_seed(40_009 + s) for s in seeds]
+    gens = [torch.Generator(device=x.device).manual_seed(IMPLICIT_NOISE + s) for s in seeds]
     return implicit_terms(model.w1.detach().float(), model.hidden_bias().detach().float(),
                           model.w2.detach().float(), model.b2.detach().float(), x.float(),
                           sigma.float(), gens, pairs)

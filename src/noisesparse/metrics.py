@@ -1,4 +1,4 @@
-"""Metrics of the spec as pure functions of tensors.
+"""The paper's metrics as pure functions of tensors (docs/metrics.md).
 
 Every function accepts optional leading (ensemble) dimensions: activations are [..., B, N]
 (inputs by neurons), weights [..., N, D], biases [..., N] (or [..., 1] when shared), and
@@ -237,3 +237,15 @@ def zero_logits_cross_entropy(labels: torch.Tensor, n_classes: int) -> torch.Ten
     if n_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
     return cross_entropy(torch.zeros(*labels.shape, n_classes, device=labels.device), labels)
+
+
+def zero_predictor(task: str, targets: torch.Tensor, n_classes: int | None = None) -> float:
+    """The trivial predictor's loss on one evaluation set, in the units of `loss_clean`:
+    outputs of zeros for a reconstruction (the mean squared target; `targets` [B, D], what
+    the network reconstructs), all-zero logits for a classifier (log C; `targets` the
+    labels). Measured by the trainer; judged by noisesparse.convergence."""
+    if task == "reconstruction":
+        return float(zero_output_mse(targets))
+    if n_classes is None:
+        raise ValueError("zero_predictor: a classifier's trivial loss needs n_classes")
+    return float(zero_logits_cross_entropy(targets, n_classes))

@@ -107,7 +107,7 @@ class SparseNet(nn.Module):
             a, ab = _linear_init(cfg.width, in_dim, g)
             d, db = _linear_init(out_dim, cfg.width, g)
             w1.append(a), w2.append(d), b2.append(db)
-            # Shared bias: one learned scalar per member, initialised at 0 (spec).
+            # Shared bias: one learned scalar per member, initialised at 0 (the paper's).
             b1.append(torch.zeros(1) if c.bias == "shared" else ab)
             # Circuit weights are drawn after the others so they leave the others' init alone.
             if c.inhib == "all_to_all":

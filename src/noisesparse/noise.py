@@ -1,6 +1,6 @@
 """Input noise distributions and the noise-level schedule.
 
-Parameterisation follows the spec: Gaussian sigma*N(0, 1) (sigma is the standard
+Parameterisation follows the paper: Gaussian sigma*N(0, 1) (sigma is the standard
 deviation); Laplace with scale sigma (standard deviation sigma*sqrt(2)); exponential with
 mean sigma (rate 1/sigma, standard deviation sigma); Poisson with rate sigma (mean sigma,
 standard deviation sqrt(sigma)). The last two are not zero-mean: they shift every input by
@@ -29,19 +29,6 @@ def is_zero_mean(kind: str) -> bool:
 def _check_sigma(sigma: float) -> None:
     if not (math.isfinite(sigma) and sigma >= 0):  # NaN and inf fail here too
         raise ConfigError(f"sigma must be finite and >= 0, got {sigma}")
-
-
-def noise_mean_std(kind: str, sigma: float) -> tuple[float, float]:
-    """Analytic mean and standard deviation of one noise coordinate (used by tests, F17)."""
-    _check_sigma(sigma)
-    is_zero_mean(kind)
-    if kind == "gaussian":
-        return 0.0, sigma
-    if kind == "laplace":
-        return 0.0, sigma * math.sqrt(2.0)
-    if kind == "exponential":
-        return sigma, sigma
-    return sigma, math.sqrt(sigma)  # poisson
 
 
 def expected_value(kind: str, sigma):

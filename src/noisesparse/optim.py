@@ -31,16 +31,6 @@ def clip_coefs(norms: torch.Tensor, max_norm) -> torch.Tensor:
                        torch.ones_like(norms))
 
 
-def clip_grad_norm_per_member(params, max_norm) -> torch.Tensor:
-    """Clip each member's global gradient norm (all its parameters together), as
-    torch.nn.utils.clip_grad_norm_ does for a lone model. Returns the [K] norms."""
-    norms = grad_norms([p.grad for p in params])
-    coef = clip_coefs(norms, max_norm)
-    for p in params:
-        p.grad.mul_(_per_member(coef, p))
-    return norms
-
-
 def _update(params, grads, ms, vs, lrs, active, t, max_norm, kind: str, b1: float, b2: float,
             momentum: float, eps: float) -> None:
     """One in-place update of every parameter. Pure tensor code with the step count `t` as a

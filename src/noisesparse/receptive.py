@@ -44,11 +44,6 @@ def dog(p, yy, xx) -> np.ndarray:
     return a1 * np.exp(-0.5 * r2 / np.exp(2 * ls1)) - a2 * np.exp(-0.5 * r2 / np.exp(2 * ls2)) + c
 
 
-def _r2(field: np.ndarray, fit: np.ndarray) -> float:
-    tot = float(((field - field.mean()) ** 2).sum())
-    return 1.0 - float(((field - fit) ** 2).sum()) / tot if tot > 0 else 0.0
-
-
 def _as_2d(field: np.ndarray) -> np.ndarray:
     field = np.asarray(field, dtype=float)
     if field.ndim == 3:  # [C, H, W]: luminance-like mean over channels

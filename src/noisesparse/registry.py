@@ -20,11 +20,8 @@ from . import paths
 from .config import RunConfig, check_keys, make_run_config
 from .data import dataset_spec, sources
 from .errors import ConfigError
+from .schema import validate
 
-PROFILE_KEYS = {"description", "device", "precision", "compile", "max_members", "vars",
-                "run_defaults", "studies", "optional_studies"}
-STUDY_KEYS = {"description", "base", "variants", "grid"}
-FIGURE_KEYS = {"title", "studies", "tables", "reads"}
 # The figure whose table holds the verdicts per claim. The summary computes the same
 # verdicts (noisesparse.claims), so it reads the same figure tables as this figure.
 VERDICT_FIGURE = "F18"
@@ -145,7 +142,7 @@ def load_profile(name: str) -> dict:
     if not path.exists():
         raise ConfigError(f"unknown profile {name!r}; choose one of {', '.join(profile_names())}")
     prof = _read_yaml(path, "profile")
-    check_keys(prof, PROFILE_KEYS, f"profile {name}")
+    validate(prof, "profile", f"profile {name}")
     return prof
 
 
@@ -177,9 +174,7 @@ def _expand(name: str, study: dict, defaults: dict, vars_: dict) -> list[RunConf
     for k, v in grid.items():
         if not isinstance(v, list) or not v:
             raise ConfigError(f"study {name}: grid {k} must be a non-empty list, got {v!r}")
-    variants = study.get("variants") or [{}]
-    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
-        raise ConfigError(f"study {name}: variants must be a list of mappings")
+    variants = study.get("variants") or [{}]  # a list of mappings (the schema)
     runs = []
     for variant, combo in itertools.product(variants, itertools.product(*grid.values())):
         values = {**base, **{k: _resolve(v, vars_, f"study {name}") for k, v in variant.items()},
@@ -211,15 +206,11 @@ def parse_extras(value) -> tuple[str, ...]:
 def optional_switches(prof: dict, studies: dict, profile: str) -> dict[str, list[str]]:
     """A profile's `optional_studies`: a list of study names, each its own switch, or a
     mapping from a switch (the word `with` takes) to the studies it turns on, e.g.
-    {latents: [latents, noise_removal_latents]}: every study on the ConvMixer latents."""
+    {latents: [latents, noise_removal_latents]}: every study on the ConvMixer latents.
+    Its shape is the schema's (config/schemas/profile.schema.yaml)."""
     optional = prof.get("optional_studies") or []
-    if isinstance(optional, list):
-        switches = {s: [s] for s in optional}
-    elif isinstance(optional, dict) and all(isinstance(v, list) for v in optional.values()):
-        switches = {k: list(v) for k, v in optional.items()}
-    else:
-        raise ConfigError(f"profile {profile}: optional_studies must be a list of study names, "
-                          "or a mapping from a switch to a list of study names")
+    switches = ({s: [s] for s in optional} if isinstance(optional, list)
+                else {k: list(v) for k, v in optional.items()})
     for names in switches.values():
         check_keys(names, studies, f"profile {profile}: optional_studies")
     return switches
@@ -232,7 +223,7 @@ def build_plan(profile: str, extras=()) -> Plan:
     weights)."""
     prof = load_profile(profile)
     spec = _read_yaml(paths.config_dir() / "studies.yaml", "study registry")
-    check_keys(spec, {"studies", "figures"}, "studies.yaml")
+    validate(spec, "studies", "studies.yaml")
     studies = spec.get("studies") or {}
     overrides = prof.get("studies") or {}
     check_keys(overrides, studies, f"profile {profile}: studies")
@@ -248,20 +239,13 @@ def build_plan(profile: str, extras=()) -> Plan:
     vars_ = prof.get("vars") or {}
     defaults = prof.get("run_defaults") or {}
     max_members = prof.get("max_members", 8)
-    if not isinstance(max_members, int) or max_members < 1:
-        raise ConfigError(f"profile {profile}: max_members must be a positive integer")
-    compile_ = prof.get("compile", False)
-    if not isinstance(compile_, bool):
-        raise ConfigError(f"profile {profile}: compile must be true or false, got {compile_!r}")
     plan = Plan(profile, (prof.get("description") or "").strip(), prof.get("device", "auto"),
-                prof.get("precision", "tf32"), compile_, extras, on)
+                prof.get("precision", "tf32"), prof.get("compile", False), extras, on)
 
     for name, study in studies.items():
-        check_keys(study, STUDY_KEYS, f"study {name}")
         if name in skipped:
             continue
         ov = overrides.get(name) or {}
-        check_keys(ov, STUDY_KEYS, f"profile {profile}: study {name}")
         merged = {"base": {**(study.get("base") or {}), **(ov.get("base") or {})},
                   "variants": ov.get("variants", study.get("variants")),
                   "grid": {**(study.get("grid") or {}), **(ov.get("grid") or {})}}
@@ -285,7 +269,6 @@ def build_plan(profile: str, extras=()) -> Plan:
             plan.groups[_group_id(chunk)] = [c.run_id for c in chunk]
 
     for fig, info in (spec.get("figures") or {}).items():
-        check_keys(info, FIGURE_KEYS, f"figure {fig}")
         missing = [s for s in info.get("studies", []) if s not in studies]
         if missing:
             raise ConfigError(f"figure {fig} needs unknown studies {missing}")

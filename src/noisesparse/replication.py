@@ -116,7 +116,7 @@ def active_counts_table(plan: Plan) -> pd.DataFrame:
     from .results import load_model
 
     ref = load_reference()["active_counts_raw_cifar10"]
-    paper_width = 10_000  # "Active neurons (of 10,000)" (spec, Reference numbers)
+    paper_width = 10_000  # the paper's "Active neurons (of 10,000)"
     runs = plan.studies.get("receptive_fields", [])
     df = load_final(runs) if runs else pd.DataFrame(columns=["sigma", "seed", "status"])
     df = df[df["status"] == "ok"].sort_values(["sigma", "seed"]).groupby("sigma").first()

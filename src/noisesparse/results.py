@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
+from .convergence import hold_step, judge_run
 from .errors import ConfigError
 
 
@@ -29,7 +30,7 @@ def _damaged(run_id: str, path: Path, why: str) -> ConfigError:
                        "group>`; `noisesparse plan --json` lists the groups).")
 
 
-RECORD_KEYS = ("run_id", "status", "config", "final")
+RECORD_KEYS = ("run_id", "status", "config", "final", "loss_zero")
 
 
 def load_record(run_id: str) -> dict:
@@ -44,18 +45,36 @@ def load_record(run_id: str) -> dict:
     return rec
 
 
+def _read_history(run_id: str) -> pd.DataFrame:
+    """A run's history.csv as written: one row per logged step."""
+    path = _run_file(run_id, "history.csv")
+    try:
+        h = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise _damaged(run_id, path, f"unreadable CSV: {e}") from e
+    if "step" not in h.columns or h.empty:
+        raise _damaged(run_id, path, "no logged steps")
+    return h
+
+
+def judgement(rec: dict, history: pd.DataFrame) -> dict:
+    """A run's judgement (noisesparse.convergence: convergence, the held phase of an
+    annealed run, the zero predictor), from its record and its history, None as NaN."""
+    out = judge_run(history, rec["status"], rec["final"].get("loss_clean"), rec["loss_zero"],
+                    hold_step(rec["config"]))
+    return {k: (float("nan") if v is None else v) for k, v in out.items()}
+
+
 def load_final(run_ids) -> pd.DataFrame:
     """One row per run: its config fields, status, final metrics (NaN when diverged) and
-    its checks (noisesparse.checks: convergence, the zero predictor; absent from runs
-    trained before they were recorded)."""
+    its judgement (`judgement`), made here from its history, so that the convergence rule
+    is a step of reading results, not of training."""
     rows = []
     for rid in run_ids:
         rec = load_record(rid)
         final = {k: (float("nan") if v is None else v) for k, v in rec["final"].items()}
-        checks = {k: (float("nan") if v is None else v)
-                  for k, v in (rec.get("checks") or {}).items()}
         rows.append({"run_id": rid, "status": rec["status"], **rec["config"], **final,
-                     **checks})
+                     **judgement(rec, _read_history(rid))})
     return pd.DataFrame(rows)
 
 
@@ -65,14 +84,7 @@ def load_history(run_ids) -> pd.DataFrame:
     for rid in run_ids:
         rec = load_record(rid)
         # The logged sigma is the schedule's value at that step; the run's sigma is config.
-        path = _run_file(rid, "history.csv")
-        try:
-            h = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise _damaged(rid, path, f"unreadable CSV: {e}") from e
-        if "step" not in h.columns or h.empty:
-            raise _damaged(rid, path, "no logged steps")
-        h = h.rename(columns={"sigma": "sigma_now"})
+        h = _read_history(rid).rename(columns={"sigma": "sigma_now"})
         h.insert(0, "run_id", rid)
         for k, v in rec["config"].items():
             if k not in h.columns:

@@ -25,7 +25,7 @@ TOLERANCES = "regression/tolerances.yaml"
 KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
 SD = "_sd"  # suffix of a metric's standard deviation over the seeds of a setting
 DIGITS = 6  # significant digits kept: enough for any tolerance, stable to read
-# Counts of finished runs that fail a check (noisesparse.checks), by the check's column.
+# Counts of finished runs that fail a check (noisesparse.convergence), by the check's column.
 CHECK_COUNTS = {"converged": "unconverged", "beats_zero_predictor": "no_better_than_zero"}
 
 
@@ -41,15 +41,13 @@ def _setting(row, varying: list[str]) -> str:
 
 
 def _count_false(g, column: str) -> dict:
-    """{column's summary key: how many runs have it False}, where the runs record it
-    (noisesparse.checks; a run from before the checks is not counted)."""
-    key = CHECK_COUNTS[column]
-    return {key: int(g[column].eq(False).sum())} if column in g.columns else {}
+    """{column's summary key: how many runs have it False} (noisesparse.convergence)."""
+    return {CHECK_COUNTS[column]: int(g[column].eq(False).sum())}
 
 
 def study_numbers(df) -> dict:
     """Runs, diverged runs, of the finished ones how many had not converged and how many
-    do not beat the zero predictor (noisesparse.checks), and per setting (the config
+    do not beat the zero predictor (noisesparse.convergence), and per setting (the config
     fields the study varies, seeds averaged) the mean of KEY_METRICS over the runs that
     finished and how many of them had not converged."""
     from .config import RunConfig

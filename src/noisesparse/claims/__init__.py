@@ -1,4 +1,4 @@
-"""The paper's claims, one module each (spec: "The claims"). Every module states its
+"""The paper's claims, one module each. Every module states its
 claim, the criterion that judges it, and `judge(plan)`, which computes the verdict row
 from run results; a claim whose studies this profile does not plan returns None."""
 
@@ -15,7 +15,7 @@ CLAIMS = (sparsity, dead_neurons, mechanism, shared_bias, noise_removal, recepti
 
 
 def verdicts(plan: Plan) -> pd.DataFrame:
-    """A computed verdict for each claim of the spec, with its criterion and measurements.
+    """A computed verdict for each claim of the paper, with its criterion and measurements.
     A module may return several rows (claim 10: 10a robustness, 10b efficiency). Claim
     ids are strings ("1" .. "9", "10a", "10b"), the same in F18 and the summary."""
     rows = []

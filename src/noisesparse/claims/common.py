@@ -95,8 +95,7 @@ def per_seed(df: pd.DataFrame, col: str) -> pd.DataFrame:
 
 
 def converged_sigmas(df: pd.DataFrame) -> list[float]:
-    """The sigmas whose runs all finished and converged (runs without the flag count as
-    converged: results written before it existed)."""
+    """The sigmas whose runs all finished and converged."""
     out = []
     for s, g in df.groupby("sigma"):
         if (g["status"] == "ok").all() and flag(g, "converged").all():

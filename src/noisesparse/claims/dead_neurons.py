@@ -10,7 +10,7 @@ from .verdict import gated, paired, threshold_check
 
 CLAIM = 2
 STATEMENT = "It is sparse coding, not dead neurons"
-SIGMA_REF = 0.8  # the paper's default noise level (spec)
+SIGMA_REF = 0.8  # the paper's default noise level
 FALL = 1 / 2  # ours: the living units alone are at least twice as sparse as at sigma 0
 DISPERSION = 0.5  # ours: halfway between units firing equally often (0) and on/off units (1)
 CRITERION = (

@@ -11,7 +11,7 @@ from .verdict import gated, paired, threshold_check
 
 CLAIM = 3
 STATEMENT = "Biases converge to one negative value and weight norms to one value: a Top-K layer"
-SIGMA_REF = 0.8  # the paper's default noise level (spec)
+SIGMA_REF = 0.8  # the paper's default noise level
 NEGATIVE = 0.9  # ours: "one negative value" leaves at most one bias in ten non-negative
 REL_SPREAD = 0.5  # ours: biases that differ by under half the spread of the drives W x
 # across units reorder few units: the bias acts as one common threshold

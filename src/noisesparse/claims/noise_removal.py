@@ -12,7 +12,7 @@ it densified while the noise was removed (after / before removal) is reported, n
 the paper's claim is that the network stays sparse, not that it stays exactly as sparse.
 
 Gates (claims/verdict.py): an annealed run counts as converged when its held phase
-plateaued before sigma moved (`held_converged`, noisesparse.checks) and its final 20%, in
+plateaued before sigma moved (`held_converged`, noisesparse.convergence) and its final 20%, in
 the flat stretch at sigma 0, is flat (`converged`); the reference is the check's baseline,
 so it must have converged and beat the zero predictor.
 """
@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..results import load_history
 from .common import row, study, sweep
-from .verdict import Check, gated, threshold_check
+from .verdict import Check, flag, gated, threshold_check
 
 CLAIM = 5
 STATEMENT = "Removing the noise later leaves the network sparse"
@@ -41,13 +41,8 @@ STUDIES = (("noise_removal", ""), ("noise_removal_latents", "latents "))
 
 
 def _converged_both_phases(runs: pd.DataFrame) -> pd.DataFrame:
-    """`converged` for the gate: the held phase plateaued AND the end is flat. A run
-    without `held_converged` (results written before it was recorded) keeps `converged`."""
-    if "held_converged" not in runs:
-        return runs
-    held = runs["held_converged"].map(lambda v: True if pd.isna(v) else bool(v))
-    conv = runs["converged"].map(lambda v: True if pd.isna(v) else bool(v))
-    return runs.assign(converged=held & conv)
+    """`converged` for the gate: the held phase plateaued AND the end is flat."""
+    return runs.assign(converged=flag(runs, "held_converged") & flag(runs, "converged"))
 
 
 def checks_for(runs: pd.DataFrame, before: pd.Series | None = None,

@@ -197,7 +197,8 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
         return [], "no noise-trained receptive-field model"
     if runs is None:  # no gates to apply: every run counts as converged and working
         runs = pd.DataFrame({"run_id": per_model["run_id"] if "run_id" in per_model
-                             else per_model["model"], "status": "ok"})
+                             else per_model["model"], "status": "ok", "converged": True,
+                             "beats_zero_predictor": True})
     rid = "run_id" if "run_id" in per_model else "model"
     pick = lambda models: runs[runs["run_id"].isin(models[rid])]
     # The sigmas > 0 whose runs converged are the ones judged (the best Gabor share, the

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .common import converged_sigmas, finished, row, seeds_note, study, sweep
-from .verdict import BASELINE_FAILED, Check, gated, threshold_check
+from .verdict import BASELINE_FAILED, Check, flag, gated, threshold_check
 
 CLAIM = 4
 STATEMENT = "One shared bias gives the same loss and very similar sparsity"
@@ -27,10 +27,7 @@ CRITERION = (
 
 
 def explained_variance(df: pd.DataFrame) -> pd.Series:
-    """1 - loss / Var, Var the zero predictor's loss (noisesparse.checks); NaN for runs
-    trained before it was recorded (their check is then not measured)."""
-    if "loss_zero_clean" not in df:
-        return pd.Series(np.nan, index=df.index)
+    """1 - loss / Var, Var the zero predictor's loss (noisesparse.convergence)."""
     return 1 - df["loss_clean"] / df["loss_zero_clean"]
 
 
@@ -42,9 +39,7 @@ def soft_log_ratio(a, b, floor) -> np.ndarray:
 
 
 def _beats(g: pd.DataFrame) -> bool:
-    if "beats_zero_predictor" not in g:
-        return True
-    return bool(g["beats_zero_predictor"].map(lambda v: True if v != v else bool(v)).all())
+    return bool(flag(g, "beats_zero_predictor").all())
 
 
 def judge(plan) -> dict | None:

@@ -10,7 +10,7 @@ from .verdict import gated, paired, threshold_check
 
 CLAIM = 1
 STATEMENT = "Input noise makes the hidden layer sparse, more so with more noise (up to a limit)"
-SIGMA_REF = 0.8  # the paper's default noise level (spec)
+SIGMA_REF = 0.8  # the paper's default noise level
 FALL = 1 / 3  # ours: "sparse" is at most a third of the noiseless network's activity
 MAX_SIGMA = 3.0  # the paper's "up to a limit": sparsity keeps growing up to about sigma 3
 TOL = 0.01  # a rise this small between grid points is noise (about one unit in 100)

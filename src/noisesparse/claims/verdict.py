@@ -5,9 +5,10 @@ Pure functions of numbers and run tables, so every word a judge can return is re
 hand-built inputs (tests/test_verdict.py).
 
 - A **check** is one sub-claim: its outcome, whether it is essential, and what was measured.
-- **Gates**: a check whose runs have not converged (`checks.converged` in metrics.json) is
-  "not converged"; one that compares with a baseline that does not beat the zero predictor
-  (`checks.beats_zero_predictor`) is "baseline failed". Neither is a pass or a failure.
+- **Gates**: a check whose runs have not converged (`converged`, judged when results are
+  read: noisesparse.convergence) is "not converged"; one that compares with a baseline that
+  does not beat the zero predictor (`beats_zero_predictor`) is "baseline failed". Neither
+  is a pass or a failure.
 - **Intervals**: a compared quantity is given per seed; its mean carries a two-sided 95%
   Student-t interval. The check passes when the whole interval is on the passing side of
   its threshold, fails when the whole interval is on the other side, and is "inconclusive"
@@ -28,7 +29,7 @@ NOT_CONVERGED, BASELINE_FAILED, NOT_MEASURED = "not converged", "baseline failed
 GATES = (BASELINE_FAILED, NOT_CONVERGED)
 OUTCOMES = (PASS, FAIL, INCONCLUSIVE, *GATES, NOT_MEASURED)
 AGREES, PARTLY, DISAGREES = "agrees", "partly", "disagrees"
-# Every word a verdict can be (DESIGN.md, "Verdicts").
+# Every word a verdict can be (docs/figures.md, F18).
 VERDICTS = (AGREES, PARTLY, DISAGREES, INCONCLUSIVE, NOT_CONVERGED, BASELINE_FAILED, NOT_MEASURED)
 LEVEL = 0.95
 
@@ -122,12 +123,14 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, col: str, on: str = "seed") -> tupl
 
 
 def flag(runs: pd.DataFrame, col: str) -> pd.Series:
-    """A boolean run flag; a run that lacks it (results written before it existed) counts
-    as not having it checked, i.e. passes the gate, so that old results still judge."""
+    """A boolean run flag of a run table (results.load_final judges every run). A table
+    without it, or a run whose flag is missing, was not judged: an error, never a pass."""
     if col not in runs:
-        return pd.Series(True, index=runs.index)
-    return runs[col].map(lambda v: True if v is None or (isinstance(v, float) and math.isnan(v))
-                         else bool(v))
+        raise KeyError(f"the run table has no {col!r}: read runs with results.load_final")
+    missing = runs[col].isna()
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} run(s) have no {col!r}: not judged")
+    return runs[col].astype(bool)
 
 
 def gate(runs: pd.DataFrame, baseline: pd.DataFrame | None = None) -> tuple[str | None, str]:
@@ -136,8 +139,7 @@ def gate(runs: pd.DataFrame, baseline: pd.DataFrame | None = None) -> tuple[str 
     counted in the tables, not judged."""
     ok = runs[runs["status"] == "ok"]
     conv = flag(ok, "converged")
-    seen = [f"converged {int(conv.sum())}/{len(ok)}" if "converged" in ok
-            else "convergence not recorded"]
+    seen = [f"converged {int(conv.sum())}/{len(ok)}"]
     outcome = None
     if baseline is not None:
         bok = baseline[baseline["status"] == "ok"]

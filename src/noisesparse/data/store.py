@@ -58,8 +58,8 @@ def load(name: str, path: str | None = None) -> dict:
         raise _damaged(name, path, "not a processed dataset: expected x_train, y_train, "
                        "x_test, y_test and meta")
     expected = blob["meta"].get("content_sha256")
-    if expected is None:  # written before checksums were recorded: nothing to compare
-        return blob
+    if expected is None:
+        raise _damaged(name, path, "it records no content_sha256 to check its tensors against")
     actual = content_sha256(blob)
     if actual != expected:
         raise _damaged(name, path, f"its tensors hash to sha256 {actual}, but {expected} "

@@ -158,7 +158,7 @@ def f4_noise(plan, fig_id, title):
                      fmt=lambda n: n + ("" if is_zero_mean(n) else "* (not zero-mean)"),
                      metrics=("frac_active_clean", "frac_active_noisy", "frac_active_shifted"),
                      prepare=shifted,
-                     note="σ parameterises each noise as in the spec: the standard deviation of "
+                     note="σ parameterises each noise as in the paper: the standard deviation of "
                           "Gaussian noise, the scale of Laplace noise (std σ√2), the mean of "
                           "exponential noise (rate 1/σ) and the rate of Poisson noise (mean σ). "
                           "The last two shift every input by E[noise] = σ, so clean inputs lie "
@@ -293,12 +293,12 @@ FAILED_LABEL = "×: failed to train (MSE ≥ zero predictor's)"
 
 def _failed(df: pd.DataFrame) -> pd.DataFrame:
     """failed_<inputs>: 1 where a run does not beat the zero predictor on those inputs, 0
-    where it does, NaN where not recorded (checks.beats_zero_on)."""
-    from ..checks import beats_zero_on
+    where it does (convergence.beats_zero_on)."""
+    from ..convergence import beats_zero_on
     out = df.copy()
     for ev in ("clean", "noisy"):
         beats = beats_zero_on(out, ev)
-        out[f"failed_{ev}"] = beats.map(lambda b: float("nan") if b is None else float(not b))
+        out[f"failed_{ev}"] = (~beats).astype(float)
     return out
 
 

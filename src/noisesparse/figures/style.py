@@ -61,16 +61,16 @@ def sigma_axis(ax, label: bool = True) -> None:
 
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """Mean, min and max over seeds of each metric per group; runs that diverged are counted,
-    not averaged. Where the runs record convergence (noisesparse.checks): `unconverged`,
-    how many finished seeds had not converged, and `converged`, true when none (a run
-    recorded before the checks counts as converged: unknown is not marked)."""
+    not averaged. Where the table has `converged` (every run table from results.load_final,
+    noisesparse.convergence): `unconverged`, how many finished seeds had not converged, and
+    `converged`, true when none. A table without it (not one of runs) marks nothing."""
     ok = df[df["status"] == "ok"]
     g = ok.groupby(by, dropna=False)[metrics]
     out = g.mean().add_suffix("_mean").join(g.min().add_suffix("_min")).join(
         g.max().add_suffix("_max"))
     out["seeds"] = ok.groupby(by, dropna=False).size()
     if "converged" in df:
-        unconv = ok.assign(_u=ok["converged"].eq(False))  # NaN (not recorded) is not False
+        unconv = ok.assign(_u=ok["converged"].eq(False))
         out["unconverged"] = unconv.groupby(by, dropna=False)["_u"].sum()
     out = out.reset_index()
     div = df[df["status"] != "ok"].groupby(by, dropna=False).size().rename("diverged")
@@ -85,15 +85,16 @@ def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFra
 
 UNCONVERGED_GID = "unconverged"
 UNCONVERGED_LABEL = "open: not converged"
-UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged (noisesparse.checks: a fraction active or the "
-                    "clean loss still moved by more than 10% over the last 20% of training); a "
-                    "mean over seeds is open when any of its seeds is.")
+UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged "
+                    "(noisesparse.convergence: a fraction active or the clean loss still moved "
+                    "by more than 10% over the last 20% of training); a mean over seeds is open "
+                    "when any of its seeds is.")
 
 
 def mark_unconverged(ax, x, y, converged, marker="o", colour=None, size=None) -> None:
     """Redraw the points of unconverged runs (or seed means) hollow: white face, edge in the
-    point's colour (`colour`: one, or a list of one per point). `converged` may be None (not recorded:
-    nothing marked). The legend of this axis gets one entry saying so, after the curves."""
+    point's colour (`colour`: one, or a list of one per point). `converged` may be None (a
+    table without it: nothing marked). The legend of this axis gets one entry saying so, after the curves."""
     if converged is None:
         return
     bad = pd.Series(list(converged), dtype=object).eq(False).to_numpy()

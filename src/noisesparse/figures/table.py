@@ -1,4 +1,4 @@
-"""F18: every reference number of the spec beside ours, and a computed verdict per claim."""
+"""F18: every reference number of the paper beside ours, and a computed verdict per claim."""
 
 from __future__ import annotations
 

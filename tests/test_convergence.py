@@ -1,4 +1,4 @@
-"""noisesparse.checks on hand-built histories: convergence over the last 20% of training,
+"""noisesparse.convergence on hand-built histories: convergence over the last 20% of training,
 and the zero predictor's gate. Every expected value is worked out by hand beside it."""
 
 import math
@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from noisesparse import checks as C
+from noisesparse import convergence as C
+from noisesparse import metrics as M
 
 
 def history(steps, **cols):
@@ -99,7 +100,7 @@ def test_a_moving_schedule_is_recorded_and_a_diverged_run_has_not_converged():
     h["loss_clean"] = [0.2, 0.2, 0.2, float("nan"), float("nan")]
     conv = C.convergence(h, 1.0)
     assert conv["conv_loss_clean"] is None and conv["converged"] is False
-    rec = C.run_checks(h, "diverged", None, 0.0099, 0.0099)
+    rec = C.judge_run(h, "diverged", None, 0.0099)
     assert rec["converged"] is False and rec["beats_zero_predictor"] is False
     assert rec["loss_zero_clean"] == rec["loss_zero_noisy"] == 0.0099
 
@@ -107,19 +108,20 @@ def test_a_moving_schedule_is_recorded_and_a_diverged_run_has_not_converged():
 def test_the_zero_predictor_gate():
     # reconstruction: the mean over inputs of each input's mean squared value:
     # (1 + 4) / 2 = 2.5 and (9 + 0) / 2 = 4.5 -> 3.5
-    assert C.zero_predictor("reconstruction", torch.tensor([[1.0, 2.0], [3.0, 0.0]])) == \
+    assert M.zero_predictor("reconstruction", torch.tensor([[1.0, 2.0], [3.0, 0.0]])) == \
         pytest.approx(3.5)
     # classification: all-zero logits over 4 classes, log 4 whatever the labels
-    assert C.zero_predictor("classification", torch.tensor([0, 3, 1]), 4) == \
+    assert M.zero_predictor("classification", torch.tensor([0, 3, 1]), 4) == \
         pytest.approx(math.log(4))
     with pytest.raises(ValueError, match="n_classes"):
-        C.zero_predictor("classification", torch.tensor([0, 1]))
+        M.zero_predictor("classification", torch.tensor([0, 1]))
     flat = history([0, 10], frac_active_clean=[0.2, 0.2], frac_active_noisy=[0.2, 0.2],
                    loss_clean=[0.0094, 0.0094])
     # strictly below the zero predictor's 0.0099 beats it; 0.0101 does not
-    assert C.run_checks(flat, "ok", 0.0094, 0.0099)["beats_zero_predictor"] is True
-    assert C.run_checks(flat, "ok", 0.0101, 0.0099)["beats_zero_predictor"] is False
-    assert "loss_zero_noisy" not in C.run_checks(flat, "ok", 0.0101, 0.0099)
+    assert C.judge_run(flat, "ok", 0.0094, 0.0099)["beats_zero_predictor"] is True
+    assert C.judge_run(flat, "ok", 0.0101, 0.0099)["beats_zero_predictor"] is False
+    assert C.judge_run(flat, "ok", 0.0099, 0.0099)["beats_zero_predictor"] is False  # equal
+    assert C.judge_run(flat, "ok", float("nan"), 0.0099)["beats_zero_predictor"] is False
 
 
 def test_bad_histories_are_clear_errors():
@@ -145,7 +147,7 @@ def test_the_held_phase_of_an_annealed_run_is_judged_on_its_own_history():
     frac = [0.5, 0.3, 0.2, 0.1, 0.1, 0.1, 0.15, 0.19, 0.2, 0.2, 0.2]
     h = history(steps, sigma=sigma, frac_active_clean=frac, frac_active_noisy=frac,
                 loss_clean=[0.05] * 11)
-    rec = C.run_checks(h, "ok", 0.05, 0.1, 0.1, hold_step=1000)
+    rec = C.judge_run(h, "ok", 0.05, 0.1, hold=1000)
     assert rec["held_converged"] is True
     assert rec["held_conv_frac_active_clean"] == pytest.approx(0.0, abs=1e-12)
     assert rec["converged"] is True and rec["conv_sigma_constant"] is True
@@ -153,9 +155,39 @@ def test_the_held_phase_of_an_annealed_run_is_judged_on_its_own_history():
     # -0.1 / 0.2 = -50%: the held phase did not plateau (the run's end is still flat)
     frac2 = [0.5, 0.4, 0.3, 0.25, 0.2, 0.1, 0.15, 0.19, 0.2, 0.2, 0.2]
     h2 = h.assign(frac_active_clean=frac2, frac_active_noisy=frac2)
-    rec2 = C.run_checks(h2, "ok", 0.05, 0.1, 0.1, hold_step=1000)
+    rec2 = C.judge_run(h2, "ok", 0.05, 0.1, hold=1000)
     assert rec2["held_conv_frac_active_clean"] == pytest.approx(-0.5)
     assert rec2["held_converged"] is False and rec2["converged"] is True
     # no hold step (a constant schedule): no held_ keys; a diverged run: held not converged
-    assert not any(k.startswith("held_") for k in C.run_checks(h, "ok", 0.05, 0.1))
-    assert C.run_checks(h, "diverged", None, 0.1, hold_step=1000)["held_converged"] is False
+    assert not any(k.startswith("held_") for k in C.judge_run(h, "ok", 0.05, 0.1))
+    assert C.judge_run(h, "diverged", None, 0.1, hold=1000)["held_converged"] is False
+
+
+def test_the_hold_step_is_where_an_annealing_schedule_leaves_its_initial_sigma():
+    assert C.hold_step({"schedule": "linear", "ramp_start": 0.5, "steps": 8000}) == 4000
+    assert C.hold_step({"schedule": "constant", "ramp_start": 0.5, "steps": 8000}) is None
+
+
+def test_results_are_judged_when_read_from_their_history(tmp_path, monkeypatch):
+    """load_final judges a run from its history.csv, its config and the zero predictor's
+    loss its trainer recorded: nothing of the judgement is stored by training."""
+    import json
+
+    from noisesparse import paths, results
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    config = {"sigma": 0.8, "schedule": "linear", "ramp_start": 0.5, "steps": 2000}
+    run = tmp_path / paths.run_dir("r1")
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps(
+        {"run_id": "r1", "status": "ok", "config": config, "loss_zero": 0.1,
+         "final": {"loss_clean": 0.05, "frac_active_clean": 0.2}}))
+    # the annealed history of test_the_held_phase..., its held phase still falling
+    steps = list(range(0, 2001, 200))
+    frac = [0.5, 0.4, 0.3, 0.25, 0.2, 0.1, 0.15, 0.19, 0.2, 0.2, 0.2]
+    history(steps, sigma=0.8, frac_active_clean=frac, frac_active_noisy=frac,
+            loss_clean=[0.05] * 11).to_csv(run / "history.csv", index=False)
+    row = results.load_final(["r1"]).iloc[0]
+    assert row["converged"] and not row["held_converged"]
+    assert row["held_conv_frac_active_clean"] == pytest.approx(-0.5)
+    assert row["beats_zero_predictor"] and row["loss_zero_clean"] == row["loss_zero_noisy"] == 0.1
+    assert "checks" not in row

@@ -1,19 +1,21 @@
 """Whether a run can be judged: did its metrics stop moving (convergence), and does it beat
-the trivial predictor that outputs zeros. Both are recorded in every run's metrics.json,
-under "checks", when training ends; figures mark unconverged runs, and verdicts can refuse
-to judge runs that fail either check.
+the trivial predictor that outputs zeros. Both are judged when results are read
+(results.load_final, from the run's history.csv, its config and the zero predictor's loss
+its trainer measured), never by the trainer: changing a threshold here re-draws the figures
+and the summary, and re-trains nothing. Figures mark unconverged runs, and verdicts can
+refuse to judge runs that fail either.
 
 Convergence, exactly: over the last WINDOW of training (steps 0.8 T to T, T the last logged
-step; histories start at step 0), a least-squares line is fitted to each metric of the history (fraction active on
-clean and on noisy held-out inputs, loss on clean ones) through the value at 0.8 T (linearly
-interpolated between the log steps around it when 0.8 T is not one) and every value logged
-after it. Its change over the window, fitted(T) - fitted(0.8 T), is divided by
-max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a metric
-converged when that is at most REL_TOL in size, i.e. when it moved by at most REL_TOL of its
-value OR by at most the absolute floor. A line rather than two points, so that a metric
-fluctuating around a settled value from one log step to the next is not called unsettled;
-the interpolated start, so that the window is the same 20% of training whatever the log
-interval (with one log step in the window it is the two-point change).
+step; histories start at step 0), a least-squares line is fitted to each metric of the
+history (fraction active on clean and on noisy held-out inputs, loss on clean ones) through
+the value at 0.8 T (linearly interpolated between the log steps around it when 0.8 T is not
+one) and every value logged after it. Its change over the window, fitted(T) - fitted(0.8 T),
+is divided by max(|fitted(0.8 T)|, floor / REL_TOL) and recorded signed (`conv_<metric>`): a
+metric converged when that is at most REL_TOL in size, i.e. when it moved by at most REL_TOL
+of its value OR by at most the absolute floor. A line rather than two points, so that a
+metric fluctuating around a settled value from one log step to the next is not called
+unsettled; the interpolated start, so that the window is the same 20% of training whatever
+the log interval (with one log step in the window it is the two-point change).
 
 Annealed runs (claim 5): sigma moves until `ramp_end` of training, so the window above is
 flat only when the schedule ends in a stretch at the final sigma at least WINDOW long (the
@@ -34,9 +36,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import torch
-
-from . import metrics as M
 
 # The thresholds, all here. Issue 15: a run is unconverged when a metric changes by more
 # than 10% (relative) over the last 20% of its steps.
@@ -111,17 +110,6 @@ def convergence(history: pd.DataFrame, loss_zero: float | None,
     return out
 
 
-def zero_predictor(task: str, targets: torch.Tensor, n_classes: int | None = None) -> float:
-    """The trivial predictor's loss on one evaluation set, in the units of `loss_clean`:
-    outputs of zeros for a reconstruction (the mean squared target; `targets` [B, D], what
-    the network reconstructs), all-zero logits for a classifier (log C; `targets` the labels)."""
-    if task == "reconstruction":
-        return float(M.zero_output_mse(targets))
-    if n_classes is None:
-        raise ValueError("zero_predictor: a classifier's trivial loss needs n_classes")
-    return float(M.zero_logits_cross_entropy(targets, n_classes))
-
-
 def held_phase(history: pd.DataFrame, hold_step: float, loss_zero: float | None) -> dict:
     """Convergence of the held phase of an annealed run: `convergence` of HELD_METRICS
     applied to the history up to `hold_step` (the last step at the initial sigma), keys
@@ -136,47 +124,49 @@ def held_phase(history: pd.DataFrame, hold_step: float, loss_zero: float | None)
     return {f"held_{k}": v for k, v in out.items()}
 
 
-def run_checks(history: pd.DataFrame, status: str, loss_clean: float | None,
-               loss_zero_clean: float, loss_zero_noisy: float | None = None,
-               hold_step: float | None = None) -> dict:
-    """The "checks" record of metrics.json: convergence, the zero predictor's loss on the
-    clean held-out inputs (and on the noisy ones, where a noisy loss is measured), and
-    `beats_zero_predictor`: the clean loss strictly below it. A diverged run neither
-    converged nor beats anything. `hold_step` (an annealed run's last held step) adds the
-    held phase's convergence (`held_phase`)."""
-    out = convergence(history, loss_zero_clean)
-    if hold_step is not None:
-        out.update(held_phase(history, hold_step, loss_zero_clean))
+def hold_step(config: dict) -> float | None:
+    """An annealed run's last step at its initial sigma (claim 5's held phase); None for a
+    run whose sigma never moves."""
+    return config["ramp_start"] * config["steps"] if config["schedule"] == "linear" else None
+
+
+def judge_run(history: pd.DataFrame, status: str, loss_clean: float | None,
+              loss_zero: float, hold: float | None = None) -> dict:
+    """A run's judgement: convergence, the zero predictor's loss on the held-out inputs
+    (`loss_zero_clean`, and `loss_zero_noisy`, the same value: the noisy loss has the same
+    target) and `beats_zero_predictor`: the clean loss strictly below it. A diverged run
+    neither converged nor beats anything. `hold` (an annealed run's last held step,
+    `hold_step`) adds the held phase's convergence (`held_phase`)."""
+    out = convergence(history, loss_zero)
+    if hold is not None:
+        out.update(held_phase(history, hold, loss_zero))
     ok = status == "ok" and loss_clean is not None and math.isfinite(loss_clean)
     if status != "ok":
         out["converged"] = False
-        if hold_step is not None:
+        if hold is not None:
             out["held_converged"] = False
-    out["loss_zero_clean"] = loss_zero_clean
-    if loss_zero_noisy is not None:
-        out["loss_zero_noisy"] = loss_zero_noisy
-    out["beats_zero_predictor"] = bool(ok and loss_clean < loss_zero_clean)
+    out["loss_zero_clean"] = out["loss_zero_noisy"] = loss_zero
+    out["beats_zero_predictor"] = bool(ok and loss_clean < loss_zero)
     return out
 
 
 def beats_zero_on(runs: pd.DataFrame, inputs: str) -> pd.Series:
     """Per run of a final-metrics table (results.load_final): whether its loss on `inputs`
     ("clean" or "noisy" held-out inputs) is strictly below the zero predictor's on the same
-    inputs (`loss_zero_<inputs>` from its checks). None where that was not recorded (results
-    written before the checks), False for a run that did not finish or whose loss is not
+    inputs (`loss_zero_<inputs>`); False for a run that did not finish or whose loss is not
     finite. A baseline is judged on the inputs it is compared on: for noisy ones the clean
     `beats_zero_predictor` is the wrong gate."""
     if inputs not in ("clean", "noisy"):
         raise ValueError(f"inputs must be 'clean' or 'noisy', got {inputs!r}")
     loss, zero = f"loss_{inputs}", f"loss_zero_{inputs}"
-    if zero not in runs or runs.empty:
-        return pd.Series([None] * len(runs), index=runs.index, dtype=object)
+    if runs.empty:
+        return pd.Series([], index=runs.index, dtype=bool)
+    if zero not in runs:
+        raise KeyError(f"beats_zero_on: the run table has no {zero!r} (results.load_final "
+                       "adds it)")
 
-    def one(r) -> bool | None:
-        z = r[zero]
-        if z is None or not math.isfinite(float(z)):
-            return None
+    def one(r) -> bool:
         l = r.get(loss)
         return bool(r["status"] == "ok" and l is not None and math.isfinite(float(l))
-                    and float(l) < float(z))
-    return runs.apply(one, axis=1).astype(object)
+                    and float(l) < float(r[zero]))
+    return runs.apply(one, axis=1).astype(bool)
