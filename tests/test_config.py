@@ -336,3 +336,32 @@ def test_optional_studies_must_name_studies(tmp_path, monkeypatch, value, error)
     _edited_smoke(tmp_path, monkeypatch, lambda d: d.update(optional_studies=value))
     with pytest.raises(ConfigError, match=error):
         build_plan("smoke")
+
+
+def test_init_option_keeps_every_default_run_id_and_names_the_other():
+    import hashlib
+    import json
+
+    from noisesparse.config import RunConfig
+    c = RunConfig(dataset="natural_grey6", width=16, sigma=0.8)
+    old = {k: v for k, v in c.to_dict().items() if k != "init"}  # the hash before `init`
+    assert c.hash == hashlib.sha256(json.dumps(old, sort_keys=True, default=str)
+                                    .encode()).hexdigest()[:12]
+    n = RunConfig(dataset="natural_grey6", width=16, sigma=0.8, init="normal")
+    assert n.hash != c.hash and "initnormal" in n.run_id and "init" not in c.run_id
+    with pytest.raises(ConfigError):
+        RunConfig(init="xavier")
+    with pytest.raises(ConfigError):
+        RunConfig(arch="transformer", task="language_model", init="normal")
+
+
+def test_normal_init_draws_weights_at_one_over_fan_in_and_zero_biases():
+    from noisesparse.config import RunConfig
+    from noisesparse.model import SparseNet
+    cfg = RunConfig(dataset="natural_grey6", width=512, init="normal")
+    net = SparseNet([cfg], 144, 144)
+    assert float(net.w1.detach().std()) == pytest.approx(144 ** -0.5, rel=0.02)
+    assert float(net.w2.detach().std()) == pytest.approx(512 ** -0.5, rel=0.02)
+    assert float(net.b1.detach().abs().max()) == 0 == float(net.b2.detach().abs().max())
+    torch_ = SparseNet([RunConfig(dataset="natural_grey6", width=512)], 144, 144)
+    assert float(torch_.b1.detach().abs().max()) > 0  # the default keeps PyTorch's uniform biases
