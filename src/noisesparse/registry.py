@@ -24,7 +24,7 @@ from .errors import ConfigError
 PROFILE_KEYS = {"description", "device", "precision", "compile", "max_members", "vars",
                 "run_defaults", "studies", "optional_studies"}
 STUDY_KEYS = {"description", "base", "variants", "grid"}
-FIGURE_KEYS = {"title", "studies", "tables", "reads"}
+FIGURE_KEYS = {"title", "studies", "tables", "reads", "needs"}
 # The figure whose table holds the verdicts per claim. The summary computes the same
 # verdicts (noisesparse.claims), so it reads the same figure tables as this figure.
 VERDICT_FIGURE = "F18"
@@ -292,6 +292,9 @@ def build_plan(profile: str, extras=()) -> Plan:
         fig_studies = [s for s in info["studies"] if s not in skipped]
         if not fig_studies:
             continue  # every study it draws is optional and off
+        needs = info.get("needs") or []
+        if needs and all(s in skipped for s in needs):
+            continue  # drawn only beside one of these (F22: the sensitivity ladder's)
         runs = list(dict.fromkeys(r for s in fig_studies for r in plan.studies[s]))
         tables = info.get("tables") or []
         # `reads`: figures whose data tables this one reads (F18's claims 6 and 10 read

@@ -39,7 +39,7 @@ LADDER = {"1": sparsity.rungs, "2": dead_neurons.rungs, "3": mechanism.rungs,
           "8": generality.rungs, "9": preactivations.rungs, "10a": robustness_efficiency.rungs}
 
 
-def ladder(plan: Plan) -> dict[str, list]:
+def ladder_rungs(plan: Plan) -> dict[str, list]:
     """Each ladder claim's rungs (claims/sensitivity.py Rung), empty where none is planned."""
     return {c: f(plan) for c, f in LADDER.items()}
 
@@ -47,7 +47,7 @@ def ladder(plan: Plan) -> dict[str, list]:
 def conclusions(plan: Plan, rungs: dict[str, list] | None = None) -> dict[str, dict]:
     """{claim id: {"conclusion": str, "detail": str}} under sensitivity.RULE: the summary's
     `sensitivity` key and F18's conclusion column."""
-    rungs = ladder(plan) if rungs is None else rungs
+    rungs = ladder_rungs(plan) if rungs is None else rungs
     out = {}
     for c, rs in rungs.items():
         word, detail = sensitivity.conclude_claim(rs)
