@@ -54,6 +54,9 @@ def test_rungs_start_from_the_stand_in_and_order_toward_the_paper(studies):
     got = [(r.axis, str(r.setting), r.order) for r in rs]
     assert got == [("width", "128", 0), ("width", "512", 1), ("width", "2048", 2),
                    ("lr", "0.001", 0), ("lr", "0.0001", 1)]
+    # the stand-in's rung holds every run at the stand-in's settings, a rung study's too
+    assert {"sw", "w128"} == {i.split("-")[0] for i in rs[0].runs["run_id"]}
+    assert set(rs[3].runs["run_id"]) == set(rs[0].runs["run_id"])
 
 
 def test_claim_1_is_stand_in_and_persists_by_one_value(studies):
@@ -88,7 +91,7 @@ def test_claim_3_negative_biases_are_sensitive_to_initialisation(studies):
                                 init="normal")
     rs = mechanism.rungs(None)
     a1 = [r for r in rs if r.quantity.startswith("(a1)")]
-    assert [(r.setting, r.order) for r in a1] == [("normal", None), ("torch", None)]
+    assert [(r.setting, r.order) for r in a1] == [("torch", None), ("normal", None)]
     word, detail = sensitivity.conclude_claim(rs)
     assert word == "sensitive to init" and "(b) bias std / drive std" in detail
     studies["sens_init"] = runs("ini", fa(0.5, 0.1, bias_frac_negative=0.8, **m),

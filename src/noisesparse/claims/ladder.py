@@ -47,31 +47,35 @@ def stand_in(plan) -> pd.DataFrame:
     return _with_init(pd.concat(parts, ignore_index=True).drop_duplicates("run_id"))
 
 
-def _key(df: pd.DataFrame, field: str):
-    v = df[field].iloc[0]
-    return float(v) if field in ("lr",) else v
+def _own(base: pd.DataFrame, field: str):
+    """The stand-in's setting of a config field (its first run's; init: PyTorch's)."""
+    return STAND_IN_INIT if field == "init" else base[field].iloc[0]
 
 
 def rungs(plan) -> list[Rung]:
-    """Every rung of the planned `sens_*` studies, and the stand-in's rung on each ordered
-    axis whose study is planned. Setting orders run from the stand-in (0) toward the paper.
-    The init axis: the stand-in (PyTorch's default) and the other init, order None."""
+    """Every rung of the planned `sens_*` studies, and the stand-in's rung on each axis
+    whose study is planned: every run, of the profile's own studies or a rung study's, at
+    the stand-in's setting of every axis (so that a rung study's seeds at that setting
+    count too). Orders run from the stand-in (0) toward the paper; the init axis (a choice
+    the paper does not fix): PyTorch's default and the other init, order None."""
     base = stand_in(plan)
+    tables = {a: _with_init(df) for a, (name, _, _) in AXES.items()
+              if (df := study(plan, name)) is not None}
+    if not tables:
+        return []
+    pool = pd.concat([base, *tables.values()], ignore_index=True).drop_duplicates("run_id")
+    origin = pool
+    for _, field, _ in AXES.values():
+        origin = origin[origin[field] == _own(base, field)]
     out = []
-    for axis, (name, field, direction) in AXES.items():
-        df = study(plan, name)
-        if df is None:
-            continue
-        df = _with_init(df)
-        if direction == 0:
-            both = pd.concat([base, df], ignore_index=True).drop_duplicates("run_id")
-            both = both[both["sigma"].isin(set(df["sigma"]))]
-            out += [Rung(axis, s, None, g) for s, g in both.groupby(field, sort=True)]
-            continue
-        own = _key(base, field)
+    for axis, df in tables.items():
+        _, field, direction = AXES[axis]
+        own, sig = _own(base, field), set(df["sigma"])
+        out.append(Rung(axis, own, None if direction == 0 else 0,
+                        origin[origin["sigma"].isin(sig)]))
         settings = sorted(set(df[field]) - {own}, key=lambda v: direction * _num(v))
-        out.append(Rung(axis, own, 0, base[base["sigma"].isin(set(df["sigma"]))]))
-        out += [Rung(axis, s, i + 1, df[df[field] == s]) for i, s in enumerate(settings)]
+        out += [Rung(axis, s, None if direction == 0 else i + 1, df[df[field] == s])
+                for i, s in enumerate(settings)]
     return out
 
 
