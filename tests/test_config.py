@@ -170,13 +170,16 @@ def test_hash_and_run_id_are_deterministic_and_content_based():
     assert a.hash == b.hash and a.run_id == b.run_id
     assert len(a.hash) == 12 and a.run_id.endswith("-" + a.hash)
     assert a.run_id.startswith("natural_grey6-recon-n16-relu-gauss0.3-s0-")
-    # stable across processes: the hash is of the sorted JSON of the fields
+    # stable across processes: the hash is of the sorted JSON of the fields, those added
+    # after runs existed (config.LATE_DEFAULTS) left out at their default
     import hashlib
-    blob = json.dumps(a.to_dict(), sort_keys=True, default=str)
+    fields = {k: v for k, v in a.to_dict().items() if k != "init"}
+    blob = json.dumps(fields, sort_keys=True, default=str)
     assert a.hash == hashlib.sha256(blob.encode()).hexdigest()[:12]
     seen = {a.hash}
     for change in [{"sigma": 0.4}, {"seed": 1}, {"width": 17}, {"lr": 2e-4},
-                   {"activation": "gelu"}, {"eval_size": 65}, {"beta2": 0.99}]:
+                   {"activation": "gelu"}, {"eval_size": 65}, {"beta2": 0.99},
+                   {"init": "normal"}]:
         c = make_run_config({**SMALL, "sigma": 0.3, **change})
         assert c.hash not in seen, change
         assert c.run_id != a.run_id
