@@ -368,3 +368,21 @@ def test_normal_init_draws_weights_at_one_over_fan_in_and_zero_biases():
     assert float(net.b1.detach().abs().max()) == 0 == float(net.b2.detach().abs().max())
     torch_ = SparseNet([RunConfig(dataset="natural_grey6", width=512)], 144, 144)
     assert float(torch_.b1.detach().abs().max()) > 0  # the default keeps PyTorch's uniform biases
+
+
+def test_paper_lite_plans_the_departing_claims_at_the_papers_settings():
+    from noisesparse.estimate import estimate
+    from noisesparse.registry import build_plan
+    plan = build_plan("paper-lite")
+    assert set(plan.studies) == {"sigma_sweep", "shared_bias", "noise_removal",
+                                 "preactivations", "robustness"}
+    for c in plan.runs.values():
+        assert (c.dataset, c.width, c.lr, c.batch_size) == ("cifar10_latents", 10000, 1e-4, 1024)
+        assert c.steps >= 39200  # 800 epochs of 49 steps (noise removal: 2,000)
+    # figures whose studies are off are not drawn, and F18 reads only the tables drawn
+    assert {"F10", "F11", "F12", "F22"}.isdisjoint(plan.figures)
+    read = {p.split("/")[-1].split("_")[0].split(".")[0] for p in plan.figures["F18"]["inputs"]}
+    assert read == {"F19", "F20"}
+    # two hours on one GPU need at most 10 TFLOP/s sustained (docs/studies.md)
+    pflop = float(estimate(plan)["pflop"].iloc[-1])
+    assert pflop * 1e15 / (2 * 3600) <= 10e12

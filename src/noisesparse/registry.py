@@ -303,8 +303,9 @@ def build_plan(profile: str, extras=()) -> Plan:
         unknown = [f for f in reads if f not in (spec.get("figures") or {})]
         if unknown:
             raise ConfigError(f"figure {fig} reads unknown figures {unknown}")
-        inputs = [o for f in reads for o in paths.figure_files(f, spec["figures"][f].get(
-            "tables") or []) if o.endswith(".csv")]
+        inputs = [o for f in reads if f in plan.figures  # a figure not drawn here: not read
+                  for o in paths.figure_files(f, spec["figures"][f].get("tables") or [])
+                  if o.endswith(".csv")]
         plan.figures[fig] = {"title": info.get("title", fig), "studies": fig_studies,
                              "runs": runs, "tables": tables, "inputs": inputs,
                              "outputs": paths.figure_files(fig, tables)}
