@@ -199,9 +199,11 @@ def test_group_key_ignores_only_member_fields():
 # ------------------------------------------------------------------------------- plans
 
 
-@pytest.mark.parametrize("profile", ["smoke", "quick", "long", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "long", "paper", "paper-lite",
+                                     "long+sensitivity", "smoke+sensitivity"])
 def test_build_plan(profile):
-    plan = build_plan(profile)
+    profile, _, extra = profile.partition("+")
+    plan = build_plan(profile, [extra] if extra else [])
     assert plan.profile == profile and plan.runs and plan.figures and plan.groups
     for rid, cfg in plan.runs.items():
         assert cfg.run_id == rid
@@ -265,7 +267,7 @@ def test_optional_studies_run_only_when_switched_on():
 def test_unknown_profile_raises():
     with pytest.raises(ConfigError, match="unknown profile 'nope'") as e:
         build_plan("nope")
-    for name in ("smoke", "quick", "long", "paper"):
+    for name in ("smoke", "quick", "long", "paper", "paper-lite"):
         assert name in str(e.value)
 
 
