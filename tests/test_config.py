@@ -169,13 +169,16 @@ def test_hash_and_run_id_are_deterministic_and_content_based():
     assert a.hash == b.hash and a.run_id == b.run_id
     assert len(a.hash) == 12 and a.run_id.endswith("-" + a.hash)
     assert a.run_id.startswith("natural_grey6-recon-n16-relu-gauss0.3-s0-")
-    # stable across processes: the hash is of the sorted JSON of the fields
+    # stable across processes: the hash is of the sorted JSON of the fields, those added
+    # after runs existed (config.LATE_DEFAULTS) left out at their default
     import hashlib
-    blob = json.dumps(a.to_dict(), sort_keys=True, default=str)
+    fields = {k: v for k, v in a.to_dict().items() if k != "init"}
+    blob = json.dumps(fields, sort_keys=True, default=str)
     assert a.hash == hashlib.sha256(blob.encode()).hexdigest()[:12]
     seen = {a.hash}
     for change in [{"sigma": 0.4}, {"seed": 1}, {"width": 17}, {"lr": 2e-4},
-                   {"activation": "gelu"}, {"eval_size": 65}, {"beta2": 0.99}]:
+                   {"activation": "gelu"}, {"eval_size": 65}, {"beta2": 0.99},
+                   {"init": "normal"}]:
         c = make_run_config({**SMALL, "sigma": 0.3, **change})
         assert c.hash not in seen, change
         assert c.run_id != a.run_id
@@ -195,9 +198,11 @@ def test_group_key_ignores_only_member_fields():
 # ------------------------------------------------------------------------------- plans
 
 
-@pytest.mark.parametrize("profile", ["smoke", "quick", "long", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "quick", "long", "paper", "paper-lite",
+                                     "long+sensitivity", "smoke+sensitivity"])
 def test_build_plan(profile):
-    plan = build_plan(profile)
+    profile, _, extra = profile.partition("+")
+    plan = build_plan(profile, [extra] if extra else [])
     assert plan.profile == profile and plan.runs and plan.figures and plan.groups
     for rid, cfg in plan.runs.items():
         assert cfg.run_id == rid
@@ -261,7 +266,7 @@ def test_optional_studies_run_only_when_switched_on():
 def test_unknown_profile_raises():
     with pytest.raises(ConfigError, match="unknown profile 'nope'") as e:
         build_plan("nope")
-    for name in ("smoke", "quick", "long", "paper"):
+    for name in ("smoke", "quick", "long", "paper", "paper-lite"):
         assert name in str(e.value)
 
 
@@ -387,3 +392,50 @@ def test_every_profile_and_the_studies_meet_their_schemas():
         load_profile(name)  # validates
     validate(yaml.safe_load((REPO / "config/studies.yaml").read_text()), "studies", "studies")
     validate(yaml.safe_load((REPO / "params.yaml").read_text()), "params", "params.yaml")
+
+
+def test_init_option_keeps_every_default_run_id_and_names_the_other():
+    import hashlib
+    import json
+
+    from noisesparse.config import RunConfig
+    c = RunConfig(dataset="natural_grey6", width=16, sigma=0.8)
+    old = {k: v for k, v in c.to_dict().items() if k != "init"}  # the hash before `init`
+    assert c.hash == hashlib.sha256(json.dumps(old, sort_keys=True, default=str)
+                                    .encode()).hexdigest()[:12]
+    n = RunConfig(dataset="natural_grey6", width=16, sigma=0.8, init="normal")
+    assert n.hash != c.hash and "initnormal" in n.run_id and "init" not in c.run_id
+    with pytest.raises(ConfigError):
+        RunConfig(init="xavier")
+    with pytest.raises(ConfigError):
+        RunConfig(arch="transformer", task="language_model", init="normal")
+
+
+def test_normal_init_draws_weights_at_one_over_fan_in_and_zero_biases():
+    from noisesparse.config import RunConfig
+    from noisesparse.model import SparseNet
+    cfg = RunConfig(dataset="natural_grey6", width=512, init="normal")
+    net = SparseNet([cfg], 144, 144)
+    assert float(net.w1.detach().std()) == pytest.approx(144 ** -0.5, rel=0.02)
+    assert float(net.w2.detach().std()) == pytest.approx(512 ** -0.5, rel=0.02)
+    assert float(net.b1.detach().abs().max()) == 0 == float(net.b2.detach().abs().max())
+    torch_ = SparseNet([RunConfig(dataset="natural_grey6", width=512)], 144, 144)
+    assert float(torch_.b1.detach().abs().max()) > 0  # the default keeps PyTorch's uniform biases
+
+
+def test_paper_lite_plans_the_departing_claims_at_the_papers_settings():
+    from noisesparse.estimate import estimate
+    from noisesparse.registry import build_plan
+    plan = build_plan("paper-lite")
+    assert set(plan.studies) == {"sigma_sweep", "shared_bias", "noise_removal",
+                                 "preactivations", "robustness"}
+    for c in plan.runs.values():
+        assert (c.dataset, c.width, c.lr, c.batch_size) == ("cifar10_latents", 10000, 1e-4, 1024)
+        assert c.steps >= 39200  # 800 epochs of 49 steps (noise removal: 2,000)
+    # figures whose studies are off are not drawn, and F18 reads only the tables drawn
+    assert {"F10", "F11", "F12", "F22"}.isdisjoint(plan.figures)
+    read = {p.split("/")[-1].split("_")[0].split(".")[0] for p in plan.figures["F18"]["inputs"]}
+    assert read == {"F19", "F20"}
+    # two hours on one GPU need at most 10 TFLOP/s sustained (docs/studies.md)
+    pflop = float(estimate(plan)["pflop"].iloc[-1])
+    assert pflop * 1e15 / (2 * 3600) <= 10e12

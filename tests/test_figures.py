@@ -220,3 +220,36 @@ def test_the_optional_latent_study_joins_its_figures(smoke_root, monkeypatch):
     # without `--with latents`, the latent groups are not in the plan
     with pytest.raises(SystemExit):
         main(["train", "--profile", "smoke", "--group", latent_groups[0], "--no-progress"])
+
+
+def test_the_sensitivity_ladder_draws_f22_and_its_conclusions(smoke_root, monkeypatch):
+    """Switched on, the ladder's rung studies train (seconds-sized), F22 draws one panel
+    per departing claim with its table, F18 shows the conclusion beside each verdict, and
+    the summary carries them under `sensitivity` in the shape the README generator reads."""
+    from noisesparse.claims import LADDER
+    from noisesparse.figures import draw
+    from noisesparse.summary import summarise
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(smoke_root))
+    assert "F22" not in build_plan("smoke").figures  # drawn only beside the ladder
+    plan = build_plan("smoke", ["sensitivity"])
+    for gid in [g for g, m in plan.groups.items() if any(r in plan.optional_runs for r in m)]:
+        main(["train", "--profile", "smoke", "--with", "sensitivity", "--group", gid,
+              "--no-progress", "--threads", "2"])
+    _draw_with_reads("F22", plan)
+    concl = pd.read_csv(smoke_root / "results/tables/F22.csv", dtype={"claim": str})
+    assert list(concl["claim"]) == list(LADDER)
+    rungs = pd.read_csv(smoke_root / "results/tables/F22_sensitivity.csv",
+                        dtype={"claim": str, "setting": str})
+    width = rungs[(rungs["claim"] == "1") & (rungs["axis"] == "width")]
+    assert list(width["setting"]) == ["64", "128"] and list(width["order"]) == [0, 1]
+    assert set(rungs["axis"]) >= {"width", "lr", "batch", "init", "schedule"}
+    assert (smoke_root / "figures/F22.png").stat().st_size > 0
+    draw("F18", plan)
+    v = pd.read_csv(smoke_root / "results/tables/F18_verdicts.csv", dtype={"claim": str})
+    assert list(v.columns[:4]) == ["claim", "statement", "verdict", "conclusion"]
+    assert v.set_index("claim").loc["1", "conclusion"] == concl.set_index("claim").loc[
+        "1", "conclusion"]
+    sens = summarise(plan)["sensitivity"]
+    assert list(sens) == list(LADDER)
+    assert all(set(c) == {"conclusion", "detail"} and isinstance(c["conclusion"], str)
+               for c in sens.values())

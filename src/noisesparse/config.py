@@ -26,6 +26,12 @@ TOPK_SCHEDULES = ("fixed", "linear", "exponential")
 TOPK_MODES = ("mask", "subtract")
 UNIT_NORMS = ("none", "encoder", "decoder", "both")
 INHIB = ("none", "all_to_all", "interneuron")
+# Initialisation: PyTorch's nn.Linear default (the authors'), or weights N(0, 1/fan_in) with
+# zero biases (a choice the paper does not fix; the sensitivity ladder's init axis).
+INITS = ("torch", "normal")
+# Fields added after runs were trained: left out of the hash at their default, so that every
+# run planned before they existed keeps its id.
+LATE_DEFAULTS = {"init": "torch"}
 
 # Fields that may differ between members of one batched ensemble; every other field
 # must be equal, since it fixes shapes, data or the training loop.
@@ -78,6 +84,7 @@ class RunConfig:
     seed: int = 0
     log_every: int = 490
     eval_size: int = 2048  # held-out inputs used for the metric history
+    init: str = "torch"  # INITS
 
     def __post_init__(self):
         validate(self)
@@ -87,7 +94,9 @@ class RunConfig:
 
     @property
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        d = {k: v for k, v in self.to_dict().items()
+             if not (k in LATE_DEFAULTS and v == LATE_DEFAULTS[k])}
+        blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     @property
@@ -106,6 +115,8 @@ class RunConfig:
         if self.topk:
             parts.append(f"top{self.topk}" + ("" if self.topk_schedule == "fixed"
                                               else self.topk_schedule[:3]))
+        if self.init != "torch":
+            parts.append(f"init{self.init}")
         if self.inhib != "none":
             parts.append(f"inhib{self.inhib[:3]}{self.inhib_steps}")
         parts.append(f"{self.noise[:5]}{_num(self.sigma)}")
@@ -155,6 +166,9 @@ def validate(c: RunConfig) -> None:
     _choice("schedule", c.schedule, SCHEDULES)
     _choice("optimizer", c.optimizer, OPTIMIZERS)
     _choice("arch", c.arch, ARCHS)
+    _choice("init", c.init, INITS)
+    if c.init != "torch" and c.arch == "transformer":
+        raise ConfigError("init: the Transformer keeps PyTorch's defaults (init=torch only)")
     if (c.arch == "transformer") != (c.task == "language_model"):
         raise ConfigError("task language_model goes with arch transformer, and only with it")
     if c.arch == "transformer":

@@ -24,8 +24,13 @@ ACT_FNS = {
 }
 
 
-def _linear_init(out_f: int, in_f: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """PyTorch's default nn.Linear init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias."""
+def _linear_init(out_f: int, in_f: int, g: torch.Generator,
+                 init: str = "torch") -> tuple[torch.Tensor, torch.Tensor]:
+    """PyTorch's default nn.Linear init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias;
+    `init="normal"`: weights N(0, 1/in), biases 0 (config.INITS)."""
+    if init == "normal":
+        w = torch.empty(out_f, in_f).normal_(0.0, 1.0 / math.sqrt(in_f), generator=g)
+        return w, torch.zeros(out_f)
     bound = 1.0 / math.sqrt(in_f)
     w = torch.empty(out_f, in_f).uniform_(-bound, bound, generator=g)
     b = torch.empty(out_f).uniform_(-bound, bound, generator=g)
@@ -104,8 +109,8 @@ class SparseNet(nn.Module):
         w1, b1, w2, b2, extra = [], [], [], [], []
         for cfg in configs:
             g = torch.Generator().manual_seed(cfg.seed)
-            a, ab = _linear_init(cfg.width, in_dim, g)
-            d, db = _linear_init(out_dim, cfg.width, g)
+            a, ab = _linear_init(cfg.width, in_dim, g, cfg.init)
+            d, db = _linear_init(out_dim, cfg.width, g, cfg.init)
             w1.append(a), w2.append(d), b2.append(db)
             # Shared bias: one learned scalar per member, initialised at 0 (the paper's).
             b1.append(torch.zeros(1) if c.bias == "shared" else ab)

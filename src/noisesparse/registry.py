@@ -275,6 +275,9 @@ def build_plan(profile: str, extras=()) -> Plan:
         fig_studies = [s for s in info["studies"] if s not in skipped]
         if not fig_studies:
             continue  # every study it draws is optional and off
+        needs = info.get("needs") or []
+        if needs and all(s in skipped for s in needs):
+            continue  # drawn only beside one of these (F22: the sensitivity ladder's)
         runs = list(dict.fromkeys(r for s in fig_studies for r in plan.studies[s]))
         tables = info.get("tables") or []
         # `reads`: figures whose data tables this one reads (F18's claims 6 and 10 read
@@ -283,8 +286,9 @@ def build_plan(profile: str, extras=()) -> Plan:
         unknown = [f for f in reads if f not in (spec.get("figures") or {})]
         if unknown:
             raise ConfigError(f"figure {fig} reads unknown figures {unknown}")
-        inputs = [o for f in reads for o in paths.figure_files(f, spec["figures"][f].get(
-            "tables") or []) if o.endswith(".csv")]
+        inputs = [o for f in reads if f in plan.figures  # a figure not drawn here: not read
+                  for o in paths.figure_files(f, spec["figures"][f].get("tables") or [])
+                  if o.endswith(".csv")]
         plan.figures[fig] = {"title": info.get("title", fig), "studies": fig_studies,
                              "runs": runs, "tables": tables, "inputs": inputs,
                              "outputs": paths.figure_files(fig, tables)}

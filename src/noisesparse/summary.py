@@ -68,13 +68,16 @@ def study_numbers(df) -> dict:
 
 
 def summarise(plan) -> dict:
-    from .claims import verdicts
+    from .claims import conclusions, verdicts
     from .results import load_final
     table = verdicts(plan)
     return {
         "profile": plan.profile,
         "with": list(plan.extras),
         "verdicts": {f"claim_{r.claim}": r.verdict for r in table.itertuples()},
+        # the sensitivity ladder's conclusion per departing claim (claims/sensitivity.py):
+        # {claim id: {"conclusion": str, "detail": str}}
+        "sensitivity": conclusions(plan),
         "studies": {name: study_numbers(load_final(rids)) for name, rids in plan.studies.items()},
     }
 

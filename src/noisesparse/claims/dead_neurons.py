@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .common import by_sigma, judged_sigma, row, seeds_note, study, sweep
+from .ladder import at, measure
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 2
@@ -69,3 +70,16 @@ def judge(plan) -> dict:
         checks += c
         parts.append(text)
     return row(CLAIM, STATEMENT, CRITERION, "; ".join(parts), checks)
+
+
+def deciding(runs: pd.DataFrame) -> np.ndarray:
+    """What decides claim 2 on `long` ((c) fails there): per seed, the lifetime
+    dispersion at sigma SIGMA_REF, on one rung's runs."""
+    r = at(runs, SIGMA_REF)
+    return r.loc[r["status"] == "ok", "lifetime_dispersion"].to_numpy(float)
+
+
+def rungs(plan) -> list:
+    """Claim 2 at sigma 0.8 along the sensitivity ladder (claims/sensitivity.py)."""
+    return measure(plan, f"(c) lifetime dispersion at sigma {SIGMA_REF:g}", deciding,
+                   DISPERSION, "<=", [SIGMA_REF])

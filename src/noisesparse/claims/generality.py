@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..noise import is_zero_mean
 from .common import converged_sigmas, finished, judged_sigma, row, seeds_note, study
+from .sensitivity import rung
 from .verdict import NOT_CONVERGED, Check, gated, paired, threshold_check
 
 CLAIM = 8
@@ -121,3 +122,23 @@ def judge(plan) -> dict:
     checks = [c for c in checks if c is not None]
     measured = "; ".join([f"{c.name}: {c.outcome} [{c.measured}]" for c in checks] + notes)
     return row(CLAIM, STATEMENT, CRITERION, measured, checks)
+
+
+def rungs(plan) -> list:
+    """What decides claim 8 on `long` (raw pixel curves fall under FALL there): each curve
+    of the dataset ablation, its fall over sigma 0 to its last converged sigma per seed, as
+    the ladder's stand-in rung on the width axis (the curves are not yet run on rungs
+    nearer the paper: the rule names them). A curve with no converged sigma > 0 is shown,
+    not counted."""
+    df = study(plan, "datasets")
+    if df is None:
+        return []
+    out = []
+    for value, g in df.groupby("dataset"):
+        conv = [s for s in converged_sigmas(g) if s > 0]
+        last = conv[-1] if conv else g["sigma"].max()
+        a, b = paired(g[g["sigma"] == 0], g[g["sigma"] == last], "frac_active_clean")
+        fall = np.where(b > 0, a / np.where(b > 0, b, 1), np.inf)
+        out.append(rung(f"datasets/{value} fall", "width", int(g["width"].iloc[0]), 0, fall,
+                        bool(conv) and 0.0 in converged_sigmas(g), FALL, ">="))
+    return out

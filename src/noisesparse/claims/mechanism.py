@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import by_sigma, judged_sigma, row, seeds_note, sweep
+from .common import by_sigma, finished, judged_sigma, row, seeds_note, sweep
+from .ladder import at, measure
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 3
@@ -76,3 +77,33 @@ def judge(plan) -> dict:
                 f"{fmt('topk_agreement_corrected', 0.0)} -> {fmt('topk_agreement_corrected', s08)}"
                 + (f"; {note}" if note else ""))
     return row(CLAIM, STATEMENT, CRITERION, measured, checks)
+
+
+def negative_share(runs: pd.DataFrame) -> np.ndarray:
+    """(a1): per seed, the share of negative biases at sigma SIGMA_REF."""
+    r = finished(at(runs, SIGMA_REF))
+    return r["bias_frac_negative"].to_numpy(float)
+
+
+def bias_spread(runs: pd.DataFrame) -> np.ndarray:
+    """(b): per seed, the living units' bias std over the drive's spread at SIGMA_REF."""
+    r = finished(at(runs, SIGMA_REF))
+    return (r["bias_std_living"] / r["drive_std"]).to_numpy(float)
+
+
+def wnorm_change(runs: pd.DataFrame) -> np.ndarray:
+    """(c): per seed, the weight-norm CV at SIGMA_REF minus at sigma 0 (same seed)."""
+    a, b = paired(at(runs, SIGMA_REF), at(runs, 0.0), "wnorm_cv_living")
+    return a - b
+
+
+def rungs(plan) -> list:
+    """Claim 3's checks that decide it on `long` ((a1) on initialisation, the issue's probe;
+    (b) and (c) fail there), at sigma 0.8 along the sensitivity ladder."""
+    s = SIGMA_REF
+    return (measure(plan, f"(a1) negative biases at sigma {s:g}", negative_share, NEGATIVE,
+                    ">=", [s])
+            + measure(plan, f"(b) bias std / drive std at sigma {s:g}", bias_spread,
+                      REL_SPREAD, "<=", [s])
+            + measure(plan, f"(c) weight-norm CV sigma {s:g} - 0", wnorm_change, 0.0, "<",
+                      [0.0, s]))

@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..results import load_history
-from .common import row, study, sweep
+from .common import converged_sigmas, row, study, sweep
+from .ladder import travelled
+from .sensitivity import rung
 from .verdict import Check, flag, gated, threshold_check
 
 CLAIM = 5
@@ -123,3 +125,40 @@ def judge(plan) -> dict | None:
     sw0 = sw[(sw["sigma"] == 0) & (sw["status"] == "ok")]["frac_active_clean"]
     return judge_tables(tables, {k: before_removal(v) for k, v in tables.items()},
                         float(sw0.mean()) if len(sw0) else None)
+
+
+# The ladder's schedule axis: `long`'s removal (Adam 1e-3) as its stand-in, then the same
+# 1:1 held/annealed schedule (the paper's GentleAnneal) at Adam 1e-4, steps scaled (the
+# `sens_anneal` study). Order: by learning rate, largest (the stand-in's) first.
+LADDER_STUDIES = ("noise_removal", "sens_anneal")
+
+
+def retention(runs: pd.DataFrame, sigma: float) -> np.ndarray:
+    """Per seed, the annealed network's clean fraction active over the never-noised
+    reference's (same seed, lr and steps) for removal sigma `sigma`: what decides claim 5."""
+    ok = runs[runs["status"] == "ok"]
+    a = ok[ok["sigma"] == sigma].set_index("seed")["frac_active_clean"]
+    r = ok[ok["sigma"] == 0].set_index("seed")["frac_active_clean"]
+    seeds = a.index.intersection(r.index)
+    return (a.loc[seeds] / r.loc[seeds]).to_numpy(float)
+
+
+def rungs(plan) -> list:
+    """Claim 5 along the schedule axis, one quantity per removal sigma, one rung per
+    learning rate. A rung counts when its annealed runs plateaued before removal and ended
+    flat, its reference converged (the verdict's gates), and lr x steps reached the
+    stand-in's (ladder.TRAVEL)."""
+    base = study(plan, "noise_removal")
+    if base is None:
+        return []
+    runs = pd.concat([t for t in (study(plan, n) for n in LADDER_STUDIES) if t is not None],
+                     ignore_index=True).drop_duplicates("run_id")
+    out = []
+    for order, lr in enumerate(sorted(runs["lr"].unique(), reverse=True)):
+        g = runs[runs["lr"] == lr]
+        conv = set(converged_sigmas(_converged_both_phases(g)))
+        for s in sorted(x for x in g["sigma"].unique() if x > 0):
+            ok = {0.0, s} <= conv and travelled(g[g["sigma"].isin([0.0, s])], base)
+            out.append(rung(f"retention at sigma {s:g}", "schedule", f"Adam {lr:g}", order,
+                            retention(g, s), ok, RETAIN, "<="))
+    return out

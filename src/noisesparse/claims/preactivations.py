@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .common import by_sigma, converged_sigmas, per_seed, row, seeds_note, study, sweep
-from .verdict import FAIL, NOT_CONVERGED, PASS, Check, gated, threshold_check
+from .ladder import at, measure
+from .verdict import FAIL, NOT_CONVERGED, PASS, Check, gated, paired, threshold_check
 
 CLAIM = 9
 STATEMENT = ("Noise adds implicit loss terms: a variance penalty that turns units off, and a "
@@ -163,3 +164,31 @@ def judge(plan) -> dict:
         checks.append(Check("(4-5) implicit terms", NOT_CONVERGED,
                             f"no converged run carries them ({left} unconverged)"))
     return row(CLAIM, STATEMENT, CRITERION, measured, checks)
+
+
+SIGMA_LADDER = 0.8  # claim 9 at the paper's default sigma (long judges it up to sigma 1)
+
+
+def mean_shift(runs: pd.DataFrame) -> np.ndarray:
+    """(1b) at the paper's sigma: per seed, the median neuron's mean pre-activation at
+    SIGMA_LADDER minus at sigma 0 (the ladder's nearest to the authors' 0.01), in units of
+    the median neuron's std at sigma 0."""
+    a, b = paired(at(runs, SIGMA_LADDER), at(runs, 0.0), "pre_neuron_mean_median")
+    _, s0 = paired(at(runs, SIGMA_LADDER), at(runs, 0.0), "pre_neuron_std_median")
+    return (a - b) / s0
+
+
+def negative_growth(runs: pd.DataFrame) -> np.ndarray:
+    """(3) at the paper's sigma: per seed, the change of the share of negative-mean neurons
+    from sigma 0 to SIGMA_LADDER."""
+    a, b = paired(at(runs, SIGMA_LADDER), at(runs, 0.0), "pre_neuron_frac_negative")
+    return a - b
+
+
+def rungs(plan) -> list:
+    """Claim 9's pre-activation shift at sigma 0.8 along the sensitivity ladder."""
+    s = SIGMA_LADDER
+    return (measure(plan, f"(1b) median mean shift sigma 0 -> {s:g} / std", mean_shift, -TOL,
+                    "<=", [0.0, s])
+            + measure(plan, f"(3) negative-mean share growth sigma 0 -> {s:g}",
+                      negative_growth, TOL, ">=", [0.0, s]))

@@ -14,6 +14,7 @@ from ..noise import sample
 from ..results import load_final, load_model
 from . import verdict as V
 from .common import converged_sigmas, figure_table, row
+from .sensitivity import rung
 
 CLAIM = 6
 STATEMENT = ("Noisy training on raw pixels gives Gabor and centre-surround receptive fields; "
@@ -28,6 +29,7 @@ N_FIT = 256
 # fields like these. Fitted for the noise models at sigma > 0, a seeded sample of N_NULL each.
 N_NULL = 64
 ABOVE_NULL = 0.10  # ours: Gabor share at least 10 points above the null's
+CS_MIN = 0.05  # (b): at least 5% centre-surround fields at some sigma > 0
 CRITERION = (f"living neurons' fields (every one up to {N_FIT} per model, the paper's living: "
              "fires on a noisy pass of the training data) fit by a 2-D Gabor (R^2 >= "
              f"{RF.R2_MIN}, localised) or a difference of Gaussians (centre-surround), each "
@@ -225,7 +227,7 @@ def verdict_checks(per_model: pd.DataFrame, runs: pd.DataFrame | None = None
         dense_runs = runs.iloc[0:0]
     cs_at = noisy["share_centre_surround"].idxmax()
     _, _, clo, chi = _share(noisy.loc[cs_at], "centre_surround")
-    cs = V.Check("centre-surround >= 5% at some sigma > 0", _above(clo, chi, 0.05),
+    cs = V.Check("centre-surround >= 5% at some sigma > 0", _above(clo, chi, CS_MIN),
                  _txt(noisy.loc[cs_at], "centre_surround"))
     best_runs, cs_runs = pick(noisy.loc[[best]]), pick(noisy.loc[[cs_at]])
     reads = {gabor.name: best_runs, half.name: best_runs,
@@ -281,3 +283,22 @@ def judge(plan) -> dict | None:
     runs = load_final([m["run_id"] for m in models(plan)])
     checks, text = verdict_checks(per_model, runs)
     return row(CLAIM, STATEMENT, CRITERION, text, checks)
+
+
+
+def rungs(plan) -> list:
+    """What decides claim 6 on `long` ((b) fails there): the largest centre-surround share
+    over the converged noise models at sigma > 0 (F10's fits; one value, its binomial
+    interval is the verdict's), as the ladder's stand-in rung on the width axis (the
+    receptive fields are not yet fitted on rungs nearer the paper: the rule names them)."""
+    if "receptive_fields" not in plan.studies:
+        return []
+    per_model = fitted_shares(plan)
+    noise = per_model[~per_model["baseline"] & (per_model["sigma"] > 0)]
+    runs = load_final(list(noise["run_id"]))
+    conv = set(converged_sigmas(runs))
+    judged = noise[noise["sigma"].isin(conv)]
+    value = judged["share_centre_surround"].max() if len(judged) else np.nan
+    width = plan.runs[noise["run_id"].iloc[0]].width if len(noise) else ""
+    return [rung("(b) centre-surround share, best sigma > 0", "width", width, 0,
+                 [value], len(judged) > 0, CS_MIN, ">=")]

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..efficiency import multiply_adds
 from ..results import load_final
-from .common import figure_table, finished, row, seeds_note, sweep
+from .common import converged_sigmas, figure_table, finished, row, seeds_note, sweep
+from .sensitivity import rung
 from .shared_bias import explained_variance
 from .verdict import NOT_MEASURED, Check, gated, paired, threshold_check
 
@@ -72,9 +73,11 @@ def _runs_for(ids) -> pd.DataFrame:
     return load_final(ids) if ids else pd.DataFrame({"status": [], "seed": []})
 
 
-def robustness_checks(runs: pd.DataFrame) -> list[Check]:
-    """One check per model, dataset and attack, from F19's per-run table."""
-    checks = []
+def attack_gaps(runs: pd.DataFrame):
+    """Per model, dataset and attack of F19's per-run table (a denoiser's Gaussian noise
+    left out: its training objective): (label, matched sigma or NaN, per-seed gap noisy -
+    sigma 0 (accuracy for classifiers, the error the attack adds for reconstructions), the
+    direction that helps, the runs read, what was compared, whether reported only)."""
     for (model, dataset, attack), g in runs.groupby(["model", "dataset", "attack"]):
         if model == "reconstruction" and attack == "gaussian":
             continue  # a denoiser's error under noise is its training objective, not a test
@@ -88,20 +91,47 @@ def robustness_checks(runs: pd.DataFrame) -> list[Check]:
         label = f"{model} {dataset} {attack}" + ("" if clf else " (error added by the attack)")
         s = matched_sigma(clean.groupby("sigma").mean(), higher_is_better=clf)
         reported = clf and attack == "gaussian"
+        op = ">" if clf else "<"
         if np.isnan(s):
-            checks.append(Check(label, NOT_MEASURED, "no noisy network at matched clean "
-                                f"{'accuracy' if clf else 'error'}", not reported))
+            yield (label, s, np.array([]), op, [], "no noisy network at matched clean "
+                   f"{'accuracy' if clf else 'error'}", reported)
             continue
         a = per_seed.loc[s].rename("value").reset_index().assign(status="ok")
         b = per_seed.loc[0.0].rename("value").reset_index().assign(status="ok")
         noisy, zero = paired(a, b, "value")
-        ids = g.loc[g["sigma"].isin([0.0, s]), "run_id"] if "run_id" in g else []
+        ids = list(g.loc[g["sigma"].isin([0.0, s]), "run_id"]) if "run_id" in g else []
         what = (f"sigma {s:g} - sigma 0 (clean {clean.loc[s].mean():.3g} vs "
                 f"{clean.loc[0.0].mean():.3g})")
-        checks.append(gated(label, _runs_for(ids), lambda n=noisy, z=zero, w=what, c=clf:
-                            threshold_check(label, n - z, 0.0, ">" if c else "<", w),
-                            essential=not reported))
+        yield label, s, noisy - zero, op, ids, what, reported
+
+
+def robustness_checks(runs: pd.DataFrame) -> list[Check]:
+    """One check per model, dataset and attack, from F19's per-run table."""
+    checks = []
+    for label, s, gap, op, ids, what, reported in attack_gaps(runs):
+        if np.isnan(s):
+            checks.append(Check(label, NOT_MEASURED, what, not reported))
+            continue
+        checks.append(gated(label, _runs_for(ids), lambda g=gap, w=what, o=op, n=label:
+                            threshold_check(n, g, 0.0, o, w), essential=not reported))
     return checks
+
+
+def rungs(plan) -> list:
+    """10a's essential attack gaps as the ladder's stand-in rung (F19 attacks only the
+    profile's own networks: no rung nearer the paper yet, so the rule says which would
+    decide). Converged: the runs compared converged (common.converged_sigmas)."""
+    if "robustness" not in plan.studies:
+        return []
+    out = []
+    for label, s, gap, op, ids, _, reported in attack_gaps(_table("F19_runs")):
+        if reported or np.isnan(s):
+            continue
+        runs = _runs_for(ids)
+        conv = len(runs) > 0 and set(runs["sigma"]) <= set(converged_sigmas(runs))
+        out.append(rung(label, "width", int(runs["width"].iloc[0]) if len(runs) else "",
+                        0, gap, conv, 0.0, op))
+    return out
 
 
 def efficiency_check(main: pd.DataFrame, eff: pd.DataFrame) -> tuple[Check, str]:

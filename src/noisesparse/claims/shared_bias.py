@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .common import converged_sigmas, finished, row, seeds_note, study, sweep
+from .ladder import at, measure
 from .verdict import BASELINE_FAILED, Check, flag, gated, threshold_check
 
 CLAIM = 4
@@ -82,3 +83,28 @@ def judge(plan) -> dict | None:
                             f"{r.ev_p:.3f}, fraction active {r.f_s:.3f} vs {r.f_p:.3f}"
                             for s, r in per.iterrows()))
     return row(CLAIM, STATEMENT, CRITERION, measured, out)
+
+
+SIGMA_LADDER = 0.8  # the paper's default noise level, where the ladder compares
+
+
+def deciding(runs: pd.DataFrame) -> np.ndarray:
+    """What decides claim 4 on `long` ((b) fails there): per seed, the floored |log ratio|
+    of the shared-bias and per-neuron networks' clean fraction active at SIGMA_LADDER, on
+    one rung's runs (both bias modes)."""
+    keys = ["seed"]
+    s = finished(at(runs, SIGMA_LADDER))
+    sh = s[s["bias"] == "shared"][keys + ["frac_active_clean"]]
+    pn = s[s["bias"] == "neuron"][keys + ["frac_active_clean"]]
+    m = sh.merge(pn, on=keys, suffixes=("_s", "_p"))
+    z = finished(at(runs, 0.0))
+    f0 = z[z["bias"] == "neuron"].groupby("seed")["frac_active_clean"].mean()
+    floor = REL_FLOOR * m["seed"].map(f0).to_numpy(float)
+    return soft_log_ratio(m["frac_active_clean_s"], m["frac_active_clean_p"], floor)
+
+
+def rungs(plan) -> list:
+    """Claim 4 at sigma 0.8 along the sensitivity ladder (rungs that train both biases)."""
+    return measure(plan, f"(b) |log ratio| shared / per-neuron at sigma {SIGMA_LADDER:g}",
+                   deciding, float(np.log(RATIO)), "<=", [0.0, SIGMA_LADDER],
+                   runs_of=lambda r: r.runs)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .common import by_sigma, converged_sigmas, judged_sigma, per_seed, row, seeds_note, sweep
+from .ladder import at, measure
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 1
@@ -55,3 +56,16 @@ def judge(plan) -> dict:
                f"fraction active (mean over {seeds_note(df)}) {fa.iloc[0]:.3f} at sigma 0, "
                f"{fa.get(s08, np.nan):.3f} at sigma {s08:g}; at max sigma {fa.index[-1]:g}: "
                f"{fa.iloc[-1]:.3f}" + (f"; (a) {note}" if note else ""), checks)
+
+
+def deciding(runs: pd.DataFrame) -> np.ndarray:
+    """The quantity that decides (a) at the paper's sigma: per seed, clean fraction active
+    at sigma SIGMA_REF over sigma 0 (same seed), on one rung's runs."""
+    hi, lo = paired(at(runs, SIGMA_REF), at(runs, 0.0), "frac_active_clean")
+    return hi / lo
+
+
+def rungs(plan) -> list:
+    """Claim 1 at sigma 0.8 along the sensitivity ladder (claims/sensitivity.py)."""
+    return measure(plan, f"(a) active sigma {SIGMA_REF:g} / 0", deciding, FALL, "<=",
+                   [0.0, SIGMA_REF])

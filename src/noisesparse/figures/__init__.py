@@ -1,11 +1,12 @@
 """Every figure of the paper (F1-F18), the Transformer's per-layer figure, claim 10's
-robustness (F19) and efficiency (F20) figures and claim 9's implicit loss terms (F21), each a
+robustness (F19) and efficiency (F20) figures, claim 9's implicit loss terms (F21) and the
+sensitivity ladder (F22), each a
 small function that reads run results and writes PNG + PDF + its data table (CSV + Markdown)."""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
-from . import curves, implicit, robustness, table, weights
+from . import curves, implicit, robustness, sensitivity, table, weights
 
 DRAW = {
     "F1": curves.f1_training, "F2": curves.f2_width, "F3": curves.f3_datasets,
@@ -17,6 +18,7 @@ DRAW = {
     "F15": curves.f15_optimisers, "F16": weights.f16_reconstructions, "F17": weights.f17_norms,
     "F18": table.f18_replication, "F19": robustness.f19_robustness,
     "F20": robustness.f20_efficiency, "F21": implicit.f21_implicit,
+    "F22": sensitivity.f22_sensitivity,
 }
 
 

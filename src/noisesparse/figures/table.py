@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import verdicts
+from ..claims import conclusions, verdicts
 from ..replication import active_counts_table, load_reference, reference_table
 from . import style as S
 
 
+def with_conclusions(verdict, concl: dict):
+    """F18's verdicts with the sensitivity ladder's conclusion beside each verdict (claims
+    the ladder does not read: empty)."""
+    if verdict.empty:
+        return verdict
+    col = verdict["claim"].map(lambda c: concl.get(c, {}).get("conclusion", ""))
+    return verdict.assign(conclusion=col)[
+        [*verdict.columns[:3], "conclusion", *verdict.columns[3:]]]
+
+
 def f18_replication(plan, fig_id, title):
     table = reference_table(plan)
-    verdict = verdicts(plan)
+    verdict = with_conclusions(verdicts(plan), conclusions(plan))
     curves = list(dict.fromkeys(table["curve"]))
     fig, axes = S.panels(len(curves), nrows=int(np.ceil(len(curves) / 5)), w=2.5, h=2.0,
                          sharey=True)
