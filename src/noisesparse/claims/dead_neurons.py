@@ -9,6 +9,7 @@ from .common import by_sigma, judged_sigma, row, seeds_note, study, sweep
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 2
+FIGURES = ("F14",)  # what it reads, drawn (the report links them)
 STATEMENT = "It is sparse coding, not dead neurons"
 SIGMA_REF = 0.8  # the paper's default noise level (spec)
 FALL = 1 / 2  # ours: the living units alone are at least twice as sparse as at sigma 0
