@@ -230,6 +230,18 @@ def cmd_regress(args):
           f"summary agrees with {expected}")
 
 
+def cmd_readme_results(args):
+    """README.md's results tables from the committed summaries (regression/<profile>.json)."""
+    from .findings import README_PROFILES, update_readme
+    ok = update_readme(paths.root(), check=args.check)
+    profiles = ", ".join(f"regression/{p}.json" for p in README_PROFILES)
+    if args.check and not ok:
+        print(f"README.md's results tables differ from {profiles}: run `noisesparse "
+              "readme-results`", file=sys.stderr)
+        sys.exit(1)
+    print(f"README.md's results tables {'match' if args.check else 'written from'} {profiles}")
+
+
 def cmd_data(args):
     from .data import build
     print(build(args.name))
@@ -336,6 +348,10 @@ def main(argv=None):
     p.add_argument("--tolerances", default=None,
                    help="tolerance per key (default: regression/tolerances.yaml)")
     p.set_defaults(fn=cmd_regress)
+    p = sub.add_parser("readme-results", help="write README.md's results tables from the "
+                       "committed summaries (regression/quick.json, long.json)")
+    p.add_argument("--check", action="store_true", help="fail if the README differs")
+    p.set_defaults(fn=cmd_readme_results)
     p = sub.add_parser("data", help="build one dataset into data/processed/")
     p.add_argument("name")
     p.set_defaults(fn=cmd_data)
