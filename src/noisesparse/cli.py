@@ -112,6 +112,7 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
     tables as DVC plots."""
     from . import summary
     from .data import sources
+    from .landing import LANDING
     from .registry import build_plan
     plan = build_plan(profile, extras)
     d = plan.to_dict()
@@ -139,7 +140,7 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
         "cmd": f"noisesparse summary {opts}",
         "deps": [paths.run_dir(r) for r in plan.runs] + plan.summary_inputs
         + plan.step_deps(),
-        "params": ["profile", "with"], "metrics": [summary.SUMMARY]}
+        "params": ["profile", "with"], "outs": [LANDING], "metrics": [summary.SUMMARY]}
     outs = {o for info in d["figures"].values() for o in info["outputs"]}
     plots = []
     for table, x, y, fields in PLOTS:
@@ -195,10 +196,17 @@ def cmd_dvc_plan(args):
 
 
 def cmd_summary(args):
+    """The summary (--out), and the report's landing written from it (landing.LANDING)."""
     from . import summary
+    from .claims import verdicts
+    from .landing import LANDING, landing_html
+    from .output import write_text
     from .registry import build_plan
-    out = summary.write(summary.summarise(build_plan(args.profile, args.extras)),
-                        paths.root() / args.out)
+    plan = build_plan(args.profile, args.extras)
+    table = verdicts(plan)
+    result = summary.summarise(plan, table)
+    out = summary.write(result, paths.root() / args.out)
+    write_text(landing_html(result, table.to_dict("records")), paths.root() / LANDING)
     print(out)
 
 

@@ -82,11 +82,12 @@ def claim_entry(r: dict) -> dict:
             "gates": r["gates"], "figures": str(r.get("figures") or "").split()}
 
 
-def summarise(plan) -> dict:
+def summarise(plan, table=None) -> dict:
+    """The summary of a plan's results; `table`: its verdicts (claims.verdicts), when the
+    caller has them already."""
     from .claims import verdicts
     from .results import load_final
-    table = verdicts(plan)
-    rows = table.to_dict("records")
+    rows = (verdicts(plan) if table is None else table).to_dict("records")
     return {
         "profile": plan.profile,
         "with": list(plan.extras),
