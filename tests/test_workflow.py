@@ -178,7 +178,8 @@ def test_smoke_profile_through_snakemake(snakemake_smoke):
 def test_report_landing_shows_every_verdict_on_one_screen(snakemake_smoke, tmp_path):
     """In a real browser at 1,400 x 1,000 pixels, the report opens on its landing: every
     claim's row, in claim order, inside the window and not under the report's menu, each
-    with its verdict and deciding check. The screenshot is kept (CI: an artifact)."""
+    with its verdict; at 1,280 and 1,920 pixels wide no cell is under the menu either. The
+    screenshot is kept (CI: an artifact)."""
     report = snakemake_smoke / "report.html"
     png = _browser.screenshot(report, tmp_path / "report_landing.png", LANDING_WINDOW)
     _browser.copy_to(png, os.environ.get("NOISESPARSE_SCREENSHOTS"))
@@ -194,6 +195,12 @@ def test_report_landing_shows_every_verdict_on_one_screen(snakemake_smoke, tmp_p
         assert 0 <= r["left"] and r["right"] <= seen["width"], r
         assert 0 <= r["top"] and r["bottom"] <= seen["height"], r
         assert all(c["seen"] for c in r["cells"]), r  # nothing under the menu
+    for width in (1280, 1920):  # narrower and wider windows: still nothing under the menu
+        other = _browser.layout(report, tmp_path, (width, LANDING_WINDOW[1]))
+        assert len(other["rows"]) == len(rows)
+        for r in other["rows"]:
+            assert 0 <= r["left"] and r["right"] <= other["width"], (width, r)
+            assert all(c["seen"] for c in r["cells"] if c["top"] < other["height"]), (width, r)
 
 
 def _dvc_project(root: Path) -> None:
