@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 from ..replication import load_reference
 from ..results import load_final, load_history
@@ -105,7 +106,7 @@ def f1_training(plan, fig_id, title):
                     colour=colours[s], label=f"σ={s:g}", marker="")
         ax.set_xlabel("epoch")
         ax.set_ylabel(S.ACTIVE_LABEL)
-        ax.set_title(f"over training, {_panel_title(m)}")
+        ax.set_title(f"over training,\n{_panel_title(m)}")  # one line runs into the next
         ax.set_ylim(0, None)
     axes[0].legend(ncol=2)
     final = S.summarise(_final(plan, "sigma_sweep"), ["sigma"], ACTIVE)
@@ -128,7 +129,8 @@ def f2_width(plan, fig_id, title):
         S.sigma_curves(ax, table, "width", m, fmt=lambda w: f"{w} neurons")
         ax.set_ylabel(_ylabel(m))
         ax.set_title(_panel_title(m), fontsize=8)
-    axes[0].legend()
+    # beside the last panel: inside the first, the curves of some widths ran through it
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     caption = ("Width ablation: final fraction active vs σ for each number of hidden neurons, "
                f"and the fraction of dead neurons under both definitions. {DEAD_NOTE}"
                f"\n{S.describe(plan, plan.studies['width'])}.")
@@ -361,6 +363,11 @@ def f11_baselines(plan, fig_id, title):
                        label="zero predictor (outputs 0)" if ev == "clean" else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # fractions as plain numbers at 1, 2, 5: matplotlib's minor labels (3x10^-1,
+        # 4x10^-1) ran into each other
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.set_xlabel(f"{S.ACTIVE_LABEL} ({title_})")
         ax.set_ylabel(f"MSE to the clean input ({ev} inputs)")
         ax.set_title(title_)

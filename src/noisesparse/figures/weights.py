@@ -297,7 +297,8 @@ def f17_norms(plan, fig_id, title):
         ax.set_xlabel("per-example L2 norm")
         ax.set_title(f"{name} ({x.shape[1]} dims)")
     axes[0].set_ylabel("density")
-    axes[0].legend(ncol=2)
+    # beside the last panel: the noise lines run through any corner of a panel
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     caption = ("Per-example L2 norm of the held-out data (histogram) vs the mean norm of "
                "Gaussian noise at each σ (lines): above a dataset's norm, the noise dominates "
                f"the input.\n{S.describe(plan, plan.figures[fig_id]['runs'])}.")
