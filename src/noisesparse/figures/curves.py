@@ -178,7 +178,7 @@ def f5_tasks(plan, fig_id, title):
     axes[1].set_title(f"MLP, {S.NOISY}")
     for ax in axes[:2]:
         ax.set_ylabel(S.ACTIVE_LABEL)
-        ax.legend(title="task")
+    S.legend_on_top(axes[0], 0.45, title="task", ncol=2, fontsize=6, title_fontsize=6)
     ax = axes[2]
     ax.set_title("Transformer LM, mean over MLP layers")
     runs = _runs(plan, "tasks")
@@ -493,7 +493,7 @@ def f15_optimisers(plan, fig_id, title):
     S.sigma_curves(axes[0], t1, "variant", "frac_active_clean")
     axes[0].set_ylabel(S.ACTIVE_LABEL)
     axes[0].set_title(f"optimisers, {S.CLEAN}")
-    axes[0].legend()
+    S.legend_on_top(axes[0], 0.4, fontsize=5.5)
     S.sigma_curves(axes[1], t1, "variant", "loss_clean")
     axes[1].set_yscale("log")
     axes[1].set_ylabel("loss on clean held-out inputs")

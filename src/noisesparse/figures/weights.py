@@ -218,7 +218,7 @@ def f13_preactivations(plan, fig_id, title):
     axes[3].axhline(0, color="0.5", lw=0.6)
     axes[3].set_ylabel("pre-activation")
     axes[3].set_title("each neuron's distribution vs σ")
-    axes[3].legend(fontsize=6)
+    S.legend_on_top(axes[3], 0.35, fontsize=6)
     caption = ("Pre-activations on clean held-out inputs, one network per σ (seed 0; the main "
                "sweep and the authors' σ = 0.01, 0.5, 1, 5). Claim 9 is about each neuron's "
                "distribution over the data: with noise it shifts negative (sparsity) and "
