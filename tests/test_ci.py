@@ -43,6 +43,11 @@ def test_github_workflow_runs_the_commands_of_ci_run():
     for cmd in wanted:
         assert any(r == cmd or r.startswith(cmd + " ") for r in runs), cmd
     assert any("upload-artifact" in s.get("uses", "") for s in steps)
+    # the report landing's screenshot (tests/test_workflow.py) is kept as an artifact
+    shots = next(s for s in steps if s.get("run") == "python -m pytest -q")["env"][
+        "NOISESPARSE_SCREENSHOTS"]
+    assert any(s.get("with", {}).get("path", "").strip().rstrip("/") == shots
+               and "upload-artifact" in s["uses"] for s in steps if "uses" in s)
     quick = wf["jobs"]["quick"]
     assert "schedule" in quick["if"] and "workflow_dispatch" in quick["if"]
     on = wf.get("on", wf.get(True))  # YAML 1.1 reads the key `on` as True

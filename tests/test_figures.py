@@ -134,6 +134,10 @@ def test_replication_table_has_a_verdict_per_claim(plan, smoke_root):
         assert text == "no check made" or all(outcome.match(p) for p in _checks(text)), \
             (claim, text)
     assert verdicts["gates"].notna().all()
+    # the check that decided each verdict is one of its checks; its figures are drawn here
+    assert all(d in c for d, c in zip(verdicts["deciding"], verdicts["checks"]))
+    assert set(" ".join(verdicts["figures"].fillna("")).split()) <= set(plan.figures)
+    assert verdicts.set_index("claim").loc["10b", "figures"] == "F20"
     ref = pd.read_csv(smoke_root / "results/tables/F18.csv")
     # Every reference number of the data file appears beside ours.
     from noisesparse.replication import load_reference

@@ -166,3 +166,40 @@ def test_seed_spread_and_relative_spreads_by_hand():
     assert seed_spread("studies/sigma_sweep/sigma=0/frac_active_clean", flat, rel) == \
         pytest.approx(0.05)  # 10% of 0.5
     assert seed_spread("studies/sigma_sweep/sigma=0/frac_dead", flat, rel) == 0.0
+
+
+def _with_claims():
+    d = copy.deepcopy(BASE)
+    d["claims"] = {"claim_1": {"statement": "Noise makes it sparse", "verdict": "agrees",
+                               "deciding": {"text": "(a) ratio: pass [0.2 [0.1, 0.3] <= 0.333]",
+                                            "value": 0.2, "low": 0.1, "high": 0.3,
+                                            "threshold": "<= 0.333"},
+                               "gates": "passed", "figures": ["F1", "F2"]}}
+    return d
+
+
+def test_claims_hold_verdict_statement_and_figures_and_report_the_deciding_check():
+    base = _with_claims()
+    assert compare(base, copy.deepcopy(base), RULES) == []
+    moved = copy.deepcopy(base)
+    moved["claims"]["claim_1"]["deciding"].update(value=0.25, text="moved", threshold=None)
+    moved["claims"]["claim_1"]["gates"] = "1 not converged"
+    assert compare(moved, base, RULES) == []  # reported, not compared
+    for key, value in (("verdict", "partly"), ("statement", "other"), ("figures", ["F1"])):
+        changed = copy.deepcopy(base)
+        changed["claims"]["claim_1"][key] = value
+        (problem,) = compare(changed, base, RULES)
+        assert problem.startswith(f"claims/claim_1/{key}:") and "must not change" in problem
+    # a committed summary from before the key: each verdict, statement and figures is new
+    assert len(compare(base, BASE, RULES)) == 3
+
+
+def test_claim_entry_is_the_verdict_row_as_the_summary_keeps_it():
+    from noisesparse.summary import claim_entry
+    r = {"claim": "1", "statement": "s", "verdict": "partly", "gates": "passed",
+         "deciding": "(b): fail", "deciding_value": 1.23456789, "deciding_low": float("nan"),
+         "deciding_high": None, "deciding_threshold": float("nan"), "figures": "F1 F2"}
+    assert claim_entry(r) == {
+        "statement": "s", "verdict": "partly", "gates": "passed", "figures": ["F1", "F2"],
+        "deciding": {"text": "(b): fail", "value": 1.23457, "low": None, "high": None,
+                     "threshold": None}}

@@ -1,8 +1,9 @@
-"""The HTML report (`snakemake --report report.html`) opens on the verdict table (F18), then
-the figures: its landing text renders the verdicts with their criteria, the default profile
-gives Snakemake what makes it open on that text rather than on the rule graph, and F18's
-results come first in the report's menu. Cheap: the landing text is rendered the way
-Snakemake 9 renders it (Jinja2, then docutils), without a workflow run."""
+"""The HTML report (`snakemake --report report.html`) opens on its landing, then the figures:
+one compact row per claim (results/landing.html, noisesparse/landing.py) with its details
+one click away, the default profile gives Snakemake what makes it open on that text rather
+than on the rule graph, and F18's results come first in the report's menu. Cheap: the
+landing text is rendered the way Snakemake 9 renders it (Jinja2, then docutils), without a
+workflow run; a real browser looks at the smoke report in tests/test_workflow.py."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import yaml
 import yte
 from docutils.core import publish_parts
 
+from noisesparse.landing import LANDING, deciding_number, landing_html
 from noisesparse.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
-LANDING = REPO / "workflow/report/workflow.rst"
+TEMPLATE = REPO / "workflow/report/workflow.rst"
 VERDICTS = "results/tables/F18_verdicts.csv"
 # Claims' own text as it may come: reStructuredText markup in it must show as written.
 ROWS = [
@@ -62,7 +64,7 @@ def render_landing(reported: list[str], categories) -> str:
     targets = "".join(f"\n.. _{c}: javascript:app.showCategory('{c}')\n" for c in categories)
     files = [SimpleNamespace(target=Path(p).name, path=Path(p)) for p in reported]
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
-    text = env.from_string(LANDING.read_text() + targets).render(
+    text = env.from_string(TEMPLATE.read_text() + targets).render(
         snakemake=SimpleNamespace(config={"profile": "smoke"}), categories=categories,
         files=files)
     return publish_parts(text, writer_name="html")["html_body"]
@@ -76,21 +78,68 @@ def _write_verdicts(root: Path) -> None:
         w.writerows(ROWS)
 
 
-def test_landing_text_is_the_verdict_table_with_its_criteria(tmp_path, monkeypatch):
+SUMMARY = {
+    "verdicts": {"claim_3": "not converged", "claim_1": "partly"},
+    "claims": {
+        "claim_1": {"statement": "Noise makes it sparse", "verdict": "partly",
+                    "deciding": {"text": "(b) rise: fail [0.1 [0.08, 0.12] (3 seeds) <= 0.01]",
+                                 "value": 0.1, "low": 0.08, "high": 0.12,
+                                 "threshold": "<= 0.01"},
+                    "gates": "passed", "figures": ["F1", "F2"]},
+        "claim_3": {"statement": "1. Biases converge", "verdict": "not converged",
+                    "deciding": {"text": "a: not converged", "value": 0.45, "low": 0.45,
+                                 "high": 0.45, "threshold": ">= 0.9"},
+                    "gates": "1 not converged", "figures": ["F7"]}},
+}
+
+
+def _cells(html: str, cls: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", c).strip()
+            for c in re.findall(rf'<td class="{cls}"[^>]*>(.*?)</td>', html, re.S)]
+
+
+def test_deciding_number_shows_the_interval_where_there_is_one():
+    assert deciding_number({"value": 0.1234, "low": 0.1, "high": 0.15,
+                            "threshold": "<= 0.2"}) == "0.123 [0.1, 0.15] <= 0.2"
+    assert deciding_number({"value": 0.45, "low": 0.45, "high": 0.45,
+                            "threshold": ">= 0.9"}) == "0.45 >= 0.9"  # one seed
+    assert deciding_number({"value": None}) == ""
+
+
+def test_landing_is_one_row_per_claim_in_order_with_its_details(tmp_path, monkeypatch):
     categories = _categories()
     monkeypatch.chdir(tmp_path)
     _write_verdicts(tmp_path)
+    (tmp_path / LANDING).write_text(landing_html(SUMMARY, ROWS))
     html = render_landing([VERDICTS], categories)
     assert "system-message" not in html and "problematic" not in html, html
-    table = html[html.index("<table"):html.index("</table>")]
-    assert html.index("What the replication finds") < html.index("<table")
-    headers = re.findall(r"<th[^>]*>(.*?)</th>", table, re.S)
-    assert [re.sub(r"<[^>]+>", "", h).strip() for h in headers] == list(ROWS[0])
-    for row in ROWS:  # every cell as written (HTML-escaped), markup characters included
-        for value in row.values():
-            cell = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(
-                ">", "&gt;").replace('"', "&quot;")
-            assert re.search(rf"<td>(<p>)?{re.escape(cell)}(</p>)?</td>", table), value
+    assert html.index("What the replication finds") < html.index('<table class="ns-claims"')
+    headers = re.findall(r"<th>(.*?)</th>", html)
+    assert headers == ["claim", "verdict", "deciding check, 95% interval over seeds", "gates",
+                       "figures"]
+    assert re.findall(r'<tr data-claim="(\w+)">', html) == ["1", "3"]
+    assert _cells(html, "ns-verdict") == ["partly", "not converged"]
+    assert '<span class="ns-v-not-converged">' in html
+    assert _cells(html, "ns-deciding")[0] == \
+        "0.1 [0.08, 0.12] <= 0.01 (b) rise: fail [0.1 [0.08, 0.12] (3 seeds) <= 0.01]".replace(
+            "<", "&lt;")
+    assert "javascript:app.showResultInfo('figures/F7.png')" in html
+    for row in ROWS:  # every detail as written (HTML-escaped), markup characters included
+        for key in ("criterion", "rule", "checks", "measured"):
+            cell = str(row[key]).replace("&", "&amp;").replace("<", "&lt;").replace(
+                ">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
+            assert f"<dd>{cell}</dd>" in html, row[key]
+    assert html.count("<details>") == 2
+
+
+def test_landing_shows_the_sensitivity_column_when_the_summary_has_it():
+    assert "sensitivity" not in landing_html(SUMMARY, ROWS)
+    with_sens = {**SUMMARY, "sensitivity": {
+        "claim_3": {"conclusion": "turns on the learning rate", "detail": "lr 1e-4: agrees"}}}
+    html = landing_html(with_sens, ROWS)
+    assert "<th>departure (sensitivity)</th>" in html
+    assert _cells(html, "ns-sensitivity") == ["not analysed", "turns on the learning rate"]
+    assert 'title="lr 1e-4: agrees"' in html
 
 
 def test_landing_text_says_how_to_get_the_verdicts_before_they_exist(tmp_path, monkeypatch):
@@ -98,7 +147,10 @@ def test_landing_text_says_how_to_get_the_verdicts_before_they_exist(tmp_path, m
     monkeypatch.chdir(tmp_path)
     html = render_landing([], categories)
     assert "<table" not in html and "system-message" not in html
-    assert "F18_verdicts.csv" in html
+    assert "landing.html" in html
+    _write_verdicts(tmp_path)  # F18 drawn, the summary step not yet run
+    html = render_landing([VERDICTS], categories)
+    assert "<table" not in html and "landing.html" in html
 
 
 def test_verdicts_come_first_in_the_report_menu_then_the_figures():

@@ -125,3 +125,41 @@ def test_row_shows_checks_gates_rule_and_verdict():
     assert r["rule"] == V.RULE
     plain = row(1, "s", "c", "m", [True, False])
     assert plain["verdict"] == V.PARTLY and plain["gates"] == "passed"
+
+
+def test_threshold_check_keeps_its_mean_interval_and_threshold():
+    c = V.threshold_check("ratio", [1.0, 2.0, 3.0], 5.0, "<=")
+    assert c.value == 2.0 and c.threshold == "<= 5"
+    assert (c.low, c.high) == pytest.approx((2 - 4.302653 / math.sqrt(3),
+                                             2 + 4.302653 / math.sqrt(3)), rel=1e-6)
+    gated = V.gated("(a) ratio", _runs([True, False]), lambda: c)  # a gate keeps the numbers
+    assert (gated.name, gated.outcome, gated.value) == ("(a) ratio", V.NOT_CONVERGED, 2.0)
+    none = V.threshold_check("x", [], 1.0, ">=")
+    assert none.value is None and none.outcome == V.NOT_MEASURED
+
+
+@pytest.mark.parametrize("outcomes, essential, picked", [
+    ([V.PASS, V.PASS], [True, True], 0),  # agrees: the main (first) check
+    ([V.PASS, V.FAIL, V.FAIL], [True, True, True], 1),  # partly: the first failure
+    ([V.FAIL, V.NOT_CONVERGED], [True, True], 0),  # disagrees: the failure, not the gate
+    ([V.PASS, V.INCONCLUSIVE, V.NOT_CONVERGED], [True, True, True], 2),  # the gate first
+    ([V.PASS, V.INCONCLUSIVE], [True, True], 1),
+    ([V.NOT_CONVERGED, V.BASELINE_FAILED], [True, True], 1),
+    ([V.FAIL, V.PASS], [False, True], 1),  # a reported check never decides
+    ([V.NOT_MEASURED, V.FAIL], [True, False], 0),  # nothing judged: the first essential
+])
+def test_the_deciding_check_is_the_one_that_made_the_verdict(outcomes, essential, picked):
+    checks = [V.Check(f"c{i}", o, essential=e)
+              for i, (o, e) in enumerate(zip(outcomes, essential))]
+    assert V.deciding(checks) is checks[picked]
+    assert V.deciding([]) is None
+
+
+def test_row_names_its_deciding_check_with_the_numbers():
+    main = V.threshold_check("(a) ratio", [0.1, 0.11, 0.12], 0.2, "<=")
+    side = V.threshold_check("(b) spread", [0.9, 1.0, 1.1], 0.5, "<=")
+    r = row(1, "s", "c", "m", [main, side])
+    assert r["verdict"] == V.PARTLY and r["deciding"] == side.text()
+    assert (r["deciding_value"], r["deciding_threshold"]) == (pytest.approx(1.0), "<= 0.5")
+    plain = row(1, "s", "c", "m", [True])
+    assert plain["deciding"] == "check 1: pass" and plain["deciding_value"] is None

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import _browser
 from noisesparse.cli import dvc_yaml_dict
 from noisesparse.registry import build_plan
 
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # The pipeline's files, and src/: a step's result depends on the source that computes it.
 COPY = ["Snakefile", "params.yaml", "config", "workflow", "profiles", "src", "environment.yml"]
+LANDING_WINDOW = (1400, 1000)  # the browser window the report's landing must fit (issue 25)
 
 
 def _env(root: Path) -> dict:
@@ -140,11 +142,20 @@ def _check_outputs(root: Path):
     assert len(f1) > 0
 
 
-@pytest.mark.integration
-def test_smoke_profile_through_snakemake(tmp_path):
-    root = _project(tmp_path)
+@pytest.fixture(scope="module")
+def snakemake_smoke(tmp_path_factory):
+    """The smoke profile run once through Snakemake in a DVC project, then its HTML report:
+    the one smoke run that the Snakemake test and the report's browser check share."""
+    root = _project(tmp_path_factory.mktemp("snakemake"))
     _dvc_project(root)
     _run([str(BIN / "snakemake"), "--cores", "2"], root)
+    _run([str(BIN / "snakemake"), "--report", "report.html", "--cores", "1"], root)
+    return root
+
+
+@pytest.mark.integration
+def test_smoke_profile_through_snakemake(snakemake_smoke):
+    root = snakemake_smoke
     _check_outputs(root)
     # DVC versions what Snakemake made: `dvc commit` records it and the pipeline is clean,
     # for DVC and for Snakemake alike (hardlinked cache: files keep their mtimes).
@@ -154,12 +165,42 @@ def test_smoke_profile_through_snakemake(tmp_path):
     again = _run([str(BIN / "snakemake"), "-n", "--cores", "2"], root)
     assert "Nothing to be done" in again.stdout + again.stderr
     # One HTML report with every figure, its table and the registry's caption.
-    _run([str(BIN / "snakemake"), "--report", "report.html", "--cores", "1"], root)
     html = (root / "report.html").read_text()
     plan = build_plan("smoke")
     for fig in plan.figures:
         assert f"{fig}.png" in html, fig
     assert "Made by profile smoke" in html
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(_browser.chromium() is None, reason="no Chromium installed (Debian: "
+                    "apt-get install chromium; .ci/browser installs it where it can)")
+def test_report_landing_shows_every_verdict_on_one_screen(snakemake_smoke, tmp_path):
+    """In a real browser at 1,400 x 1,000 pixels, the report opens on its landing: every
+    claim's row, in claim order, inside the window and not under the report's menu, each
+    with its verdict; at 1,280 and 1,920 pixels wide no cell is under the menu either. The
+    screenshot is kept (CI: an artifact)."""
+    report = snakemake_smoke / "report.html"
+    png = _browser.screenshot(report, tmp_path / "report_landing.png", LANDING_WINDOW)
+    _browser.copy_to(png, os.environ.get("NOISESPARSE_SCREENSHOTS"))
+    seen = _browser.layout(report, tmp_path, LANDING_WINDOW)
+    summary = json.loads((snakemake_smoke / "results/summary.json").read_text())
+    claims = [k.removeprefix("claim_") for k in summary["claims"]]
+    rows = seen["rows"]
+    assert [r["claim"] for r in rows] == claims  # summary order: claim order
+    assert [r["verdict"] for r in rows] == [summary["verdicts"][f"claim_{c}"] for c in claims]
+    tops = [r["top"] for r in rows]
+    assert tops == sorted(tops) and len(set(tops)) == len(tops)  # one row under the other
+    for r in rows:
+        assert 0 <= r["left"] and r["right"] <= seen["width"], r
+        assert 0 <= r["top"] and r["bottom"] <= seen["height"], r
+        assert all(c["seen"] for c in r["cells"]), r  # nothing under the menu
+    for width in (1280, 1920):  # narrower and wider windows: still nothing under the menu
+        other = _browser.layout(report, tmp_path, (width, LANDING_WINDOW[1]))
+        assert len(other["rows"]) == len(rows)
+        for r in other["rows"]:
+            assert 0 <= r["left"] and r["right"] <= other["width"], (width, r)
+            assert all(c["seen"] for c in r["cells"] if c["top"] < other["height"]), (width, r)
 
 
 def _dvc_project(root: Path) -> None:

@@ -118,6 +118,7 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
     tables as DVC plots."""
     from . import summary
     from .data import sources
+    from .landing import LANDING
     from .registry import build_plan
     plan = build_plan(profile, extras)
     d = plan.to_dict()
@@ -145,7 +146,7 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
         "cmd": f"noisesparse summary {opts}",
         "deps": [paths.run_dir(r) for r in plan.runs] + plan.summary_inputs
         + plan.step_deps(),
-        "params": ["profile", "with"], "metrics": [summary.SUMMARY]}
+        "params": ["profile", "with"], "outs": [LANDING], "metrics": [summary.SUMMARY]}
     outs = {o for info in d["figures"].values() for o in info["outputs"]}
     plots = []
     for table, x, y, fields in PLOTS:
@@ -201,10 +202,17 @@ def cmd_dvc_plan(args):
 
 
 def cmd_summary(args):
+    """The summary (--out), and the report's landing written from it (landing.LANDING)."""
     from . import summary
+    from .claims import verdicts
+    from .landing import LANDING, landing_html
+    from .output import write_text
     from .registry import build_plan
-    out = summary.write(summary.summarise(build_plan(args.profile, args.extras)),
-                        paths.root() / args.out)
+    plan = build_plan(args.profile, args.extras)
+    table = verdicts(plan)
+    result = summary.summarise(plan, table)
+    out = summary.write(result, paths.root() / args.out)
+    write_text(landing_html(result, table.to_dict("records")), paths.root() / LANDING)
     print(out)
 
 
@@ -234,6 +242,18 @@ def cmd_regress(args):
         sys.exit(1)
     print(f"{sum(len(i['outputs']) for i in plan.figures.values())} figure outputs present; "
           f"summary agrees with {expected}")
+
+
+def cmd_readme_results(args):
+    """README.md's results tables from the committed summaries (regression/<profile>.json)."""
+    from .findings import README_PROFILES, update_readme
+    ok = update_readme(paths.root(), check=args.check)
+    profiles = ", ".join(f"regression/{p}.json" for p in README_PROFILES)
+    if args.check and not ok:
+        print(f"README.md's results tables differ from {profiles}: run `noisesparse "
+              "readme-results`", file=sys.stderr)
+        sys.exit(1)
+    print(f"README.md's results tables {'match' if args.check else 'written from'} {profiles}")
 
 
 def cmd_data(args):
@@ -342,6 +362,10 @@ def main(argv=None):
     p.add_argument("--tolerances", default=None,
                    help="tolerance per key (default: regression/tolerances.yaml)")
     p.set_defaults(fn=cmd_regress)
+    p = sub.add_parser("readme-results", help="write README.md's results tables from the "
+                       "committed summaries (regression/quick.json, long.json)")
+    p.add_argument("--check", action="store_true", help="fail if the README differs")
+    p.set_defaults(fn=cmd_readme_results)
     p = sub.add_parser("data", help="build one dataset into data/processed/")
     p.add_argument("name")
     p.set_defaults(fn=cmd_data)

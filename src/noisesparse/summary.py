@@ -1,5 +1,8 @@
-"""The results in one small JSON file: the verdict per claim (claims.verdicts) and key
-numbers per study (final metrics averaged over seeds, per setting the study varies).
+"""The results in one small JSON file: the verdict per claim (claims.verdicts), per claim
+what a reader sees first (`claims`: statement, verdict, the check that decided it with its
+interval, gates, figures; what the README's results tables and the report's landing are
+written from), and key numbers per study (final metrics averaged over seeds, per setting
+the study varies).
 
 It is the pipeline's DVC metrics file (`dvc metrics show / diff`), and the results
 regression: CI regenerates it for the smoke profile and compares it with the committed
@@ -67,14 +70,27 @@ def study_numbers(df) -> dict:
     return out
 
 
-def summarise(plan) -> dict:
+def claim_entry(r: dict) -> dict:
+    """One F18 verdict row (claims.common.row, with its figures) as the summary keeps it."""
+    threshold = r.get("deciding_threshold")
+    return {"statement": r["statement"], "verdict": r["verdict"],
+            "deciding": {"text": r["deciding"],
+                         **{k: _round(r.get(f"deciding_{k}")) for k in ("value", "low", "high")},
+                         "threshold": threshold if isinstance(threshold, str) else None},
+            "gates": r["gates"], "figures": str(r.get("figures") or "").split()}
+
+
+def summarise(plan, table=None) -> dict:
+    """The summary of a plan's results; `table`: its verdicts (claims.verdicts), when the
+    caller has them already."""
     from .claims import conclusions, verdicts
     from .results import load_final
-    table = verdicts(plan)
+    rows = (verdicts(plan) if table is None else table).to_dict("records")
     return {
         "profile": plan.profile,
         "with": list(plan.extras),
-        "verdicts": {f"claim_{r.claim}": r.verdict for r in table.itertuples()},
+        "verdicts": {f"claim_{r['claim']}": r["verdict"] for r in rows},
+        "claims": {f"claim_{r['claim']}": claim_entry(r) for r in rows},
         # the sensitivity ladder's conclusion per departing claim (claims/sensitivity.py):
         # {claim id: {"conclusion": str, "detail": str}}
         "sensitivity": conclusions(plan),
@@ -111,9 +127,9 @@ def flatten(d: dict, prefix: str = "") -> dict:
 
 def load_tolerances(path: str | Path) -> list[tuple[str, dict]]:
     """(key pattern, rule) pairs in file order; the first pattern matching a key applies.
-    A rule is `exact`, or a mapping with `abs`, `rel` and/or `sd` (allowed difference:
-    the largest of abs, rel x |committed value| and sd x the committed spread over seeds,
-    `seed_spread`)."""
+    A rule is `exact`, `reported` (shown, not compared: present or not, any value passes), or
+    a mapping with `abs`, `rel` and/or `sd` (allowed difference: the largest of abs, rel x
+    |committed value| and sd x the committed spread over seeds, `seed_spread`)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"tolerances {path} not found")
@@ -124,10 +140,13 @@ def load_tolerances(path: str | Path) -> list[tuple[str, dict]]:
     for pattern, rule in raw.items():
         if rule == "exact":
             rule = {"abs": 0.0, "rel": 0.0, "exact": True}
+        elif rule == "reported":
+            rule = {"reported": True}
         elif not (isinstance(rule, dict) and set(rule) <= {"abs", "rel", "sd"} and rule
                   and all(isinstance(v, (int, float)) and v >= 0 for v in rule.values())):
-            raise ConfigError(f"{path}: {pattern}: a tolerance is `exact` or a mapping with "
-                              f"`abs`, `rel` and/or `sd` (non-negative numbers), got {rule!r}")
+            raise ConfigError(f"{path}: {pattern}: a tolerance is `exact`, `reported` or a "
+                              "mapping with `abs`, `rel` and/or `sd` (non-negative numbers), "
+                              f"got {rule!r}")
         rules.append((pattern, rule))
     return rules
 
@@ -165,11 +184,14 @@ def seed_spread(key: str, flat: dict, rel: dict[str, float]) -> float:
 
 def compare(current: dict, expected: dict, rules) -> list[str]:
     """Every difference beyond tolerance, one line each; empty when the results agree.
-    A key present on one side only, or with no tolerance declared, is a failure too."""
+    A key present on one side only, or with no tolerance declared, is a failure too; a key
+    whose rule is `reported` is not compared."""
     cur, exp = flatten(current), flatten(expected)
     rel = relative_spreads(exp)
     problems = []
     for key in sorted(set(cur) | set(exp)):
+        if (_rule(key, rules) or {}).get("reported"):
+            continue
         if key not in cur:
             problems.append(f"{key}: missing now (expected {exp[key]!r})")
             continue

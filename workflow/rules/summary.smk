@@ -1,5 +1,7 @@
 # The results in one JSON file: the verdict per claim and key numbers per study. DVC's
-# metrics file (`dvc metrics show / diff`), and what CI compares with regression/.
+# metrics file (`dvc metrics show / diff`), and what CI compares with regression/. Beside
+# it, the report's landing written from it (workflow/report/workflow.rst shows it first).
+from noisesparse.landing import LANDING
 from noisesparse.summary import SUMMARY
 
 
@@ -10,6 +12,7 @@ rule summary:
         PLAN.step_deps(),
     output:
         SUMMARY,
+        LANDING,
     log:
         "results/logs/summary.log",
     localrule: True

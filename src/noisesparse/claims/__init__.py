@@ -21,11 +21,14 @@ CLAIMS = (sparsity, dead_neurons, mechanism, shared_bias, noise_removal, recepti
 def verdicts(plan: Plan) -> pd.DataFrame:
     """A computed verdict for each claim of the paper, with its criterion and measurements.
     A module may return several rows (claim 10: 10a robustness, 10b efficiency). Claim
-    ids are strings ("1" .. "9", "10a", "10b"), the same in F18 and the summary."""
+    ids are strings ("1" .. "9", "10a", "10b"), the same in F18 and the summary. `figures`:
+    the figures of this plan that show what the claim reads (its module's FIGURES)."""
     rows = []
     for c in CLAIMS:
         r = c.judge(plan)
-        rows += [] if r is None else (r if isinstance(r, list) else [r])
+        for one in [] if r is None else (r if isinstance(r, list) else [r]):
+            figs = c.FIGURES[one["claim"]] if isinstance(c.FIGURES, dict) else c.FIGURES
+            rows.append({**one, "figures": " ".join(f for f in figs if f in plan.figures)})
     out = pd.DataFrame(rows)
     if not out.empty:
         out["claim"] = out["claim"].astype(str)

@@ -13,21 +13,26 @@ from .. import paths
 from ..errors import ConfigError
 from ..registry import Plan
 from ..results import load_final
-from .verdict import FAIL, PASS, RULE, Check, combine, flag, gate_summary
+from .verdict import FAIL, PASS, RULE, Check, combine, deciding, flag, gate_summary
 
 
 def row(claim: int | str, statement: str, criterion: str, measured: str,
         checks: list[Check | bool], rule: str = RULE) -> dict:
     """A claim's F18 verdict row: statement, criterion, the rule that combines its checks,
     what was measured, each check's outcome (gates and intervals included), what the gates
-    stopped, and the verdict. A plain bool is an essential check with no interval (a
-    deterministic quantity, or a profile with one seed)."""
+    stopped, the verdict, and the check that decided it (verdict.deciding: its text, and its
+    mean, interval and threshold where it compares a per-seed quantity with one). A plain
+    bool is an essential check with no interval (a deterministic quantity, or a profile
+    with one seed)."""
     checks = [c if isinstance(c, Check) else Check(f"check {i + 1}", PASS if c else FAIL)
               for i, c in enumerate(checks)]
+    d = deciding(checks)
     return {"claim": claim, "statement": statement, "verdict": combine(checks),
             "gates": gate_summary(checks), "criterion": criterion, "rule": rule,
             "checks": "; ".join(c.text() for c in checks) or "no check made",
-            "measured": measured}
+            "measured": measured, "deciding": d.text() if d else "no check made",
+            **{f"deciding_{k}": getattr(d, k, None)
+               for k in ("value", "low", "high", "threshold")}}
 
 
 def by_sigma(df: pd.DataFrame, col: str) -> pd.Series:

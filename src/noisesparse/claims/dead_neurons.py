@@ -10,6 +10,7 @@ from .ladder import at, measure
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 2
+FIGURES = ("F14",)  # what it reads, drawn (the report links them)
 STATEMENT = "It is sparse coding, not dead neurons"
 SIGMA_REF = 0.8  # the paper's default noise level
 FALL = 1 / 2  # ours: the living units alone are at least twice as sparse as at sigma 0

@@ -12,6 +12,7 @@ from .sensitivity import rung
 from .verdict import NOT_CONVERGED, Check, gated, paired, threshold_check
 
 CLAIM = 8
+FIGURES = ("F2", "F3", "F4", "F5", "F6")  # what it reads, drawn (the report links them)
 STATEMENT = "It holds across datasets, noise distributions, widths, tasks and activations"
 FALL = 2.0  # ours: "sparse" at least halves the noiseless network's activity
 SIGMA_REF = 0.8  # where the ordering sub-claims are compared: the paper's default

@@ -11,6 +11,7 @@ from .ladder import at, measure
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 3
+FIGURES = ("F7", "F12")  # what it reads, drawn (the report links them)
 STATEMENT = "Biases converge to one negative value and weight norms to one value: a Top-K layer"
 SIGMA_REF = 0.8  # the paper's default noise level
 NEGATIVE = 0.9  # ours: "one negative value" leaves at most one bias in ten non-negative

@@ -29,6 +29,7 @@ from .sensitivity import rung
 from .verdict import Check, flag, gated, threshold_check
 
 CLAIM = 5
+FIGURES = ("F9",)  # what it reads, drawn (the report links them)
 STATEMENT = "Removing the noise later leaves the network sparse"
 # "Well below" the never-noised network: at most half its fraction active (the criterion
 # this module has used since its first version; the paper gives no number).

@@ -15,6 +15,7 @@ from .ladder import at, measure
 from .verdict import FAIL, NOT_CONVERGED, PASS, Check, gated, paired, threshold_check
 
 CLAIM = 9
+FIGURES = ("F13", "F21")  # what it reads, drawn (the report links them)
 STATEMENT = ("Noise adds implicit loss terms: a variance penalty that turns units off, and a "
              "margin; pre-activations shift negative and widen")
 FLIP_RARE = 0.10  # at most one unit in ten (active or not) changes state under the noise

@@ -17,6 +17,7 @@ from .common import converged_sigmas, figure_table, row
 from .sensitivity import rung
 
 CLAIM = 6
+FIGURES = ("F10",)  # what it reads, drawn (the report links them)
 STATEMENT = ("Noisy training on raw pixels gives Gabor and centre-surround receptive fields; "
              "Top-K and L1 give only Gabors")
 # Fields fitted per model: every living one up to N_FIT (quick and long train 256 neurons, so

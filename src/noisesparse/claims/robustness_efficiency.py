@@ -21,6 +21,7 @@ from .verdict import NOT_MEASURED, Check, gated, paired, threshold_check
 
 CLAIM = 10
 CLAIM_A, CLAIM_B = "10a", "10b"
+FIGURES = {CLAIM_A: ("F19",), CLAIM_B: ("F20",)}  # the figures each part reads
 STATEMENT_A = "Noisy training helps robustness"
 STATEMENT_B = "Noisy training helps computational efficiency"
 SIGMA_REF = 0.8  # the paper's default noise level: the classifiers' noisy side

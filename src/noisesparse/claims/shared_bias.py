@@ -10,6 +10,7 @@ from .ladder import at, measure
 from .verdict import BASELINE_FAILED, Check, flag, gated, threshold_check
 
 CLAIM = 4
+FIGURES = ("F8",)  # what it reads, drawn (the report links them)
 STATEMENT = "One shared bias gives the same loss and very similar sparsity"
 MIN_SIGMA = 0.3  # below it the two networks are barely sparse: nothing to compare
 EV_GAP = 0.05  # ours: "the same loss" is within 5% of the data's variance explained

@@ -10,6 +10,7 @@ from .ladder import at, measure
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 1
+FIGURES = ("F1", "F2")  # what it reads, drawn (the report links them)
 STATEMENT = "Input noise makes the hidden layer sparse, more so with more noise (up to a limit)"
 SIGMA_REF = 0.8  # the paper's default noise level
 FALL = 1 / 3  # ours: "sparse" is at most a third of the noiseless network's activity

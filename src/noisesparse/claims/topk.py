@@ -21,6 +21,7 @@ from .verdict import (FAIL, INCONCLUSIVE, NOT_MEASURED, PASS, Check, compare, fm
                       gated, judge_converged, threshold_check)
 
 CLAIM = 7
+FIGURES = ("F11",)  # what it reads, drawn (the report links them)
 STATEMENT = "Inhibition that emerges gradually (noise) beats Top-K enforced from the start"
 CRITERION = ("at each sigma > 0 both were trained at, on clean held-out inputs and on noisy "
              "ones: the noise-trained network's reconstruction MSE (of the clean input) is "

@@ -19,7 +19,7 @@ hand-built inputs (tests/test_verdict.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -42,10 +42,17 @@ RULE = ("essential checks decide, the others are reported: agrees when every ess
 
 @dataclass(frozen=True)
 class Check:
+    """One sub-claim. `value`, `low`, `high` (the compared mean and its interval over seeds)
+    and `threshold` ("<= 0.333") are set by `threshold_check`, for a reader who wants the
+    deciding number apart from the text; other checks leave them None."""
     name: str
     outcome: str
     measured: str = ""
     essential: bool = True
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    threshold: str | None = None
 
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
@@ -109,7 +116,10 @@ def threshold_check(name: str, values, threshold: float, op: str, what: str = ""
     """A check that a per-seed quantity's mean lies on one side of a threshold, with the
     interval and the threshold in its measured text."""
     measured = f"{what + ' ' if what else ''}{fmt_interval(values, digits)} {op} {threshold:{digits}}"
-    return Check(name, compare(values, threshold, op), measured, essential)
+    m, lo, hi = interval(values)
+    return Check(name, compare(values, threshold, op), measured, essential,
+                 *(x if math.isfinite(x) else None for x in (m, lo, hi)),
+                 f"{op} {threshold:{digits}}")
 
 
 def paired(a: pd.DataFrame, b: pd.DataFrame, col: str, on: str = "seed") -> tuple[np.ndarray,
@@ -166,12 +176,14 @@ def gated(name: str, runs: pd.DataFrame, decide, baseline: pd.DataFrame | None =
     outcome, seen = gate(runs, baseline)
     if outcome is None:
         c = decide()
-        return Check(name, c.outcome, f"{c.measured}; {seen}" if c.measured else seen, essential)
+        return replace(c, name=name, measured=f"{c.measured}; {seen}" if c.measured else seen,
+                       essential=essential)
     try:
-        measured = decide().measured
+        c = decide()
     except Exception:  # a gated measurement may be undefined (no finished run): say the gate
-        measured = ""
-    return Check(name, outcome, f"{measured}; {seen}" if measured else seen, essential)
+        c = Check(name, outcome)
+    return replace(c, name=name, outcome=outcome, essential=essential,
+                   measured=f"{c.measured}; {seen}" if c.measured else seen)
 
 
 def judge_converged(checks: list[Check]) -> list[Check]:
@@ -183,7 +195,7 @@ def judge_converged(checks: list[Check]) -> list[Check]:
     judged = any(c.essential and c.outcome in (PASS, FAIL, INCONCLUSIVE) for c in checks)
     if not judged:
         return list(checks)
-    return [Check(f"{c.name} [not converged: reported]", c.outcome, c.measured, False)
+    return [replace(c, name=f"{c.name} [not converged: reported]", essential=False)
             if c.essential and c.outcome == NOT_CONVERGED else c for c in checks]
 
 
@@ -199,6 +211,22 @@ def combine(checks: list[Check]) -> str:
         if word in ess:
             return word
     return AGREES
+
+
+# The check outcome that makes each verdict (the gates and "inconclusive" make themselves).
+REASON = {AGREES: PASS, PARTLY: FAIL, DISAGREES: FAIL}
+
+
+def deciding(checks: list[Check]) -> Check | None:
+    """The check that decided the verdict under RULE, the one number a reader is shown first:
+    the first essential check whose outcome made it (the first failure for 'partly' and
+    'disagrees', the first gate or straddling interval for a gate or 'inconclusive', the
+    first essential check, the claim's main one, for 'agrees'); with no essential check
+    measured, the first essential check (else the first check); None without checks."""
+    verdict = combine(checks)
+    want = REASON.get(verdict, verdict)
+    ess = [c for c in checks if c.essential]
+    return next((c for c in ess if c.outcome == want), (ess or list(checks) or [None])[0])
 
 
 def gate_summary(checks: list[Check]) -> str:

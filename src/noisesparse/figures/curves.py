@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 from ..replication import load_reference
 from ..results import load_final, load_history
@@ -105,7 +106,7 @@ def f1_training(plan, fig_id, title):
                     colour=colours[s], label=f"σ={s:g}", marker="")
         ax.set_xlabel("epoch")
         ax.set_ylabel(S.ACTIVE_LABEL)
-        ax.set_title(f"over training, {_panel_title(m)}")
+        ax.set_title(f"over training,\n{_panel_title(m)}")  # one line runs into the next
         ax.set_ylim(0, None)
     axes[0].legend(ncol=2)
     final = S.summarise(_final(plan, "sigma_sweep"), ["sigma"], ACTIVE)
@@ -128,7 +129,8 @@ def f2_width(plan, fig_id, title):
         S.sigma_curves(ax, table, "width", m, fmt=lambda w: f"{w} neurons")
         ax.set_ylabel(_ylabel(m))
         ax.set_title(_panel_title(m), fontsize=8)
-    axes[0].legend()
+    # beside the last panel: inside the first, the curves of some widths ran through it
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     caption = ("Width ablation: final fraction active vs σ for each number of hidden neurons, "
                f"and the fraction of dead neurons under both definitions. {DEAD_NOTE}"
                f"\n{S.describe(plan, plan.studies['width'])}.")
@@ -176,7 +178,7 @@ def f5_tasks(plan, fig_id, title):
     axes[1].set_title(f"MLP, {S.NOISY}")
     for ax in axes[:2]:
         ax.set_ylabel(S.ACTIVE_LABEL)
-        ax.legend(title="task")
+    S.legend_on_top(axes[0], 0.45, title="task", ncol=2, fontsize=6, title_fontsize=6)
     ax = axes[2]
     ax.set_title("Transformer LM, mean over MLP layers")
     runs = _runs(plan, "tasks")
@@ -361,6 +363,11 @@ def f11_baselines(plan, fig_id, title):
                        label="zero predictor (outputs 0)" if ev == "clean" else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # fractions as plain numbers at 1, 2, 5: matplotlib's minor labels (3x10^-1,
+        # 4x10^-1) ran into each other
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.set_xlabel(f"{S.ACTIVE_LABEL} ({title_})")
         ax.set_ylabel(f"MSE to the clean input ({ev} inputs)")
         ax.set_title(title_)
@@ -486,7 +493,7 @@ def f15_optimisers(plan, fig_id, title):
     S.sigma_curves(axes[0], t1, "variant", "frac_active_clean")
     axes[0].set_ylabel(S.ACTIVE_LABEL)
     axes[0].set_title(f"optimisers, {S.CLEAN}")
-    axes[0].legend()
+    S.legend_on_top(axes[0], 0.4, fontsize=5.5)
     S.sigma_curves(axes[1], t1, "variant", "loss_clean")
     axes[1].set_yscale("log")
     axes[1].set_ylabel("loss on clean held-out inputs")

@@ -14,10 +14,13 @@ TERMS = ["implicit_excess", "implicit_excess_se", "implicit_diag", "implicit_ove
          "implicit_first_order", "implicit_remainder", "implicit_shift", "implicit_flip_off",
          "implicit_flip_on", "frac_active_clean", "loss_clean"]
 # The measured excess is exactly the sum of these four parts (the remainder split in two).
-PARTS = {"implicit_diag": ("diagonal (variance: sparsity)", 0),
+# Legend labels kept short, so that the legend of panels a and c fits above their bars
+# (the caption says which parts make the remainder).
+PARTS = {"implicit_diag": ("diagonal (sparsity)", 0),
          "implicit_overlap": ("overlap (specialisation)", 1),
-         "flip_variance": ("flip variance (remainder − shift)", 2),
-         "implicit_shift": ("mean shift (remainder)", 3)}
+         "flip_variance": ("flip variance", 2),
+         "implicit_shift": ("mean shift", 3)}
+HEADROOM = 0.32  # share of panels a and c's height above the bars, for their legend
 ROWS = {"neuron": ("per-neuron bias (main sweep + preactivations study)",
                    ("sigma_sweep", "preactivations")),
         "shared": ("one shared bias (shared_bias study)", ("shared_bias",))}
@@ -78,15 +81,17 @@ def f21_implicit(plan, fig_id, title):
             up = [u + max(x, 0) for x, u in zip(v, up)]
             down = [d + min(x, 0) for x, d in zip(v, down)]
         ax.plot(pos, t["excess_of_gross_mean"], "D", color="k", ms=4,
-                label="measured excess (= the sum)")
+                label="measured excess (sum)")
         ax.axhline(0, color="0.3", lw=0.6)
         ax.set_xticks(list(pos), [f"{s:g}" for s in t["sigma"]], rotation=45, fontsize=6.5)
         ax.set_xlabel(S.SIGMA_LABEL)
         ax.set_ylabel("share of Σ|part|")
         ax.set_title(f"{'ac'[i]}. {label}", fontsize=7.5)
-        ax.set_ylim(min(down) - 0.1, 1.8)  # the legend sits above the bars (at most 1 high)
-        ax.set_yticks([v for v in (-1, -0.5, 0, 0.5, 1) if v >= min(down) - 0.1])
-        ax.legend(fontsize=5.2, loc="upper center", ncol=2)
+        # the bars reach at most 1: the legend gets the band above them, HEADROOM of the panel
+        low = min(down) - 0.1
+        ax.set_ylim(low, (1.05 - HEADROOM * low) / (1 - HEADROOM))
+        ax.set_yticks([v for v in (-1, -0.5, 0, 0.5, 1) if v >= low])
+        ax.legend(fontsize=5.2, loc="upper center", ncol=2, borderaxespad=0.2)
         # (b, d) over training, mean over seeds per sigma: clean loss vs first-order penalty
         h = load_history(runs)
         h = h[(h["status"] == "ok") & (h["sigma"] > 0)]

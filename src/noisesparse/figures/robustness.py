@@ -235,7 +235,7 @@ def f20_efficiency(plan, fig_id, title):
         ax.set_ylabel("speedup (dense time / sparse time)")
         ax.set_title(f"measured speedup, {name}")
         S.sigma_axis(ax)
-    axes[1].legend(fontsize=5.5)
+    S.legend_on_top(axes[1], 0.35, fontsize=5.5, ncol=2)
     keys = list(synth.groupby(["width", "d_out", "device", "batch"]).groups)
     for (w, o, dev, b, m), c in synth.groupby(["width", "d_out", "device", "batch", "method"]):
         c = c.sort_values("frac_active")
@@ -248,7 +248,7 @@ def f20_efficiency(plan, fig_id, title):
     axes[3].set_xlabel("fraction active (synthetic, random units)")
     axes[3].set_ylabel("sparse time / dense time")
     axes[3].set_title("break-even: where the curve crosses 1")
-    axes[3].legend(fontsize=5.5, loc="upper left")
+    S.legend_on_top(axes[3], 0.35, fontsize=5.5, ncol=2)
     be = synth.drop_duplicates(["width", "d_out", "device", "batch", "method"])
     be_text = "; ".join(f"{r.width}→{r.d_out} {r.method} batch {r.batch} {r.device}: "
                         f"{r.break_even_frac_active:.3g}" for r in be.itertuples())

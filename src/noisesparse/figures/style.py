@@ -39,6 +39,18 @@ def sigma_colours(sigmas) -> dict[float, tuple]:
     return {s: cmap(i / max(len(sigmas) - 1, 1) * 0.92) for i, s in enumerate(sigmas)}
 
 
+def legend_on_top(ax, share: float = 0.35, **kw):
+    """The legend in a band above the data, which best-placed legends sat on: the y range
+    grows (on a log axis in decades) so that the top `share` of the panel holds nothing else."""
+    lo, hi = ax.get_ylim()
+    grow = share / (1 - share)
+    if ax.get_yscale() == "log":
+        ax.set_ylim(lo, hi * (hi / lo) ** grow)
+    else:
+        ax.set_ylim(lo, hi + grow * (hi - lo))
+    return ax.legend(loc="upper center", **kw)
+
+
 def panels(n: int, nrows: int = 1, w: float = 3.2, h: float = 2.6, **kw):
     fig, axes = plt.subplots(nrows, int(np.ceil(n / nrows)), figsize=(w * np.ceil(n / nrows),
                              h * nrows + 0.45), squeeze=False, **kw)

@@ -218,7 +218,7 @@ def f13_preactivations(plan, fig_id, title):
     axes[3].axhline(0, color="0.5", lw=0.6)
     axes[3].set_ylabel("pre-activation")
     axes[3].set_title("each neuron's distribution vs σ")
-    axes[3].legend(fontsize=6)
+    S.legend_on_top(axes[3], 0.35, fontsize=6)
     caption = ("Pre-activations on clean held-out inputs, one network per σ (seed 0; the main "
                "sweep and the authors' σ = 0.01, 0.5, 1, 5). Claim 9 is about each neuron's "
                "distribution over the data: with noise it shifts negative (sparsity) and "
@@ -297,7 +297,8 @@ def f17_norms(plan, fig_id, title):
         ax.set_xlabel("per-example L2 norm")
         ax.set_title(f"{name} ({x.shape[1]} dims)")
     axes[0].set_ylabel("density")
-    axes[0].legend(ncol=2)
+    # beside the last panel: the noise lines run through any corner of a panel
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     caption = ("Per-example L2 norm of the held-out data (histogram) vs the mean norm of "
                "Gaussian noise at each σ (lines): above a dataset's norm, the noise dominates "
                f"the input.\n{S.describe(plan, plan.figures[fig_id]['runs'])}.")

@@ -1,0 +1,73 @@
+"""The report's landing (results/landing.html, an HTML fragment that workflow/report/
+workflow.rst puts first): one compact row per claim (claim and statement, verdict by colour
+and word, the deciding check's number with its interval and threshold, gates, the claim's
+figures as links into the report, and the sensitivity conclusion where the summary has
+one), each opening its full criterion, rule, checks and measured values. Written by the
+summary step from the summary (findings.rows) and F18's verdict rows."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from .findings import SENSITIVITY, rows
+
+LANDING = "results/landing.html"
+DETAILS = ("criterion", "rule", "checks", "measured")
+
+
+def _num(v) -> str:
+    return f"{v:.3g}" if isinstance(v, (int, float)) and math.isfinite(v) else ""
+
+
+def deciding_number(r: dict) -> str:
+    """'0.2 [0.13, 0.28] <= 0.333' (no interval for one seed), or '' without a number."""
+    value = _num(r.get("value"))
+    if not value:
+        return ""
+    lo, hi = _num(r.get("low")), _num(r.get("high"))
+    spread = f" [{lo}, {hi}]" if lo and hi and lo != hi else ""
+    return f"{value}{spread}" + (f" {r['threshold']}" if r.get("threshold") else "")
+
+
+def _figure_links(figures: list[str]) -> str:
+    """Links that open each figure in Snakemake's report (its own link form for results)."""
+    return " ".join(f"<a href=\"javascript:app.showResultInfo('figures/{escape(f)}.png')\">"
+                    f"{escape(f)}</a>" for f in figures)
+
+
+def _details(row: dict) -> str:
+    items = "".join(f"<dt>{k}</dt><dd>{escape(str(row.get(k, '')))}</dd>" for k in DETAILS)
+    return f" <details><summary>details</summary><dl>{items}</dl></details>"
+
+
+def landing_html(summary: dict, verdict_rows: list[dict]) -> str:
+    """The landing fragment: the claims table of `summary` (findings.rows), each claim's
+    details from its F18 verdict row (`verdict_rows`: claims.verdicts as records)."""
+    full = {str(r["claim"]): r for r in verdict_rows}
+    sens = "sensitivity" in summary
+    head = ["claim", "verdict", "deciding check, 95% interval over seeds", "gates"]
+    head += [SENSITIVITY] if sens else []
+    head += ["figures"]
+    out = ['<table class="ns-claims">',
+           "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for r in rows(summary):
+        word = r["verdict"]
+        cls = "ns-v-" + word.replace(" ", "-")
+        number = deciding_number(r)
+        cells = [
+            f'<td class="ns-claim"><b>{escape(r["claim"])}</b> {escape(r["statement"])}'
+            + _details(full.get(r["claim"], {})) + "</td>",
+            f'<td class="ns-verdict"><span class="{cls}">{escape(word)}</span></td>',
+            '<td class="ns-deciding">'
+            + (f'<span class="ns-number">{escape(number)}</span> ' if number else "")
+            + f'<span class="ns-check">{escape(r["deciding"])}</span></td>',
+            f'<td class="ns-gates">{escape(r["gates"])}</td>',
+        ]
+        if sens:
+            cells.append(f'<td class="ns-sensitivity" title="{escape(r["sensitivity_detail"])}">'
+                         f'{escape(r["sensitivity"])}</td>')
+        cells.append(f'<td class="ns-figures">{_figure_links(r["figures"])}</td>')
+        out.append(f'<tr data-claim="{escape(r["claim"])}">' + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out) + "\n"
