@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -230,6 +231,18 @@ def cmd_regress(args):
           f"summary agrees with {expected}")
 
 
+def cmd_slurm_check(args):
+    from .slurm import check, profile_requests
+    req = profile_requests(Path(args.profile_file))
+    found = check(Path(args.profile_file))
+    for line in found:
+        print(f"noisesparse slurm-check: {line}", file=sys.stderr)
+    if found:
+        sys.exit(1)
+    print(f"every job's request fits partition {req['partition']!r}: {req['cpus']} CPUs, "
+          f"{req['mem_mb']} MB, {req['runtime']} min; training jobs also 1 GPU")
+
+
 def cmd_data(args):
     from .data import build
     print(build(args.name))
@@ -338,6 +351,10 @@ def main(argv=None):
     p.add_argument("--tolerances", default=None,
                    help="tolerance per key (default: regression/tolerances.yaml)")
     p.set_defaults(fn=cmd_regress)
+    p = sub.add_parser("slurm-check", help="the SLURM profile's requests against sinfo's "
+                       "limits: fails, saying why, where no node could ever run a job")
+    p.add_argument("--profile-file", default="workflow/profiles/slurm/config.yaml")
+    p.set_defaults(fn=cmd_slurm_check)
     p = sub.add_parser("data", help="build one dataset into data/processed/")
     p.add_argument("name")
     p.set_defaults(fn=cmd_data)
