@@ -37,12 +37,10 @@ def test_profile_states_the_account_or_none(monkeypatch):
 
     monkeypatch.delenv("NOISESPARSE_SLURM_ACCOUNT", raising=False)
     args = parsed()
-    assert args["slurm-no-account"] == "True"  # no guessing through sacct
     assert not any(r.startswith("slurm_account") for r in args["default-resources"])
     assert args["slurm-status-command"] == "squeue"
     monkeypatch.setenv("NOISESPARSE_SLURM_ACCOUNT", "proj42")
     args = parsed()
-    assert "slurm-no-account" not in args
     assert "slurm_account=proj42" in args["default-resources"]
 
 
