@@ -117,6 +117,24 @@ def test_checkpoints_fall_due_by_steps_and_on_sigterm(tmp_path):
     assert signal.getsignal(signal.SIGTERM) != ck._on_term  # the one before the `with` is back
 
 
+def test_a_held_trainer_waits_unsaved_until_sigterm_then_saves(tmp_path, monkeypatch):
+    """.ci/slurm's hold: the trainer waits at its step without saving, so the checkpoint it
+    leaves there is the one its SIGTERM handler saved."""
+    import threading
+    monkeypatch.setenv("NOISESPARSE_HOLD_AT", "g@2")
+    saved = []
+    ck = Checkpoints(str(tmp_path / "g.pt"), dict, 0, "120s")
+    ck.save = lambda step: saved.append(step)
+    with ck:
+        ck.after_step(1)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        t0 = time.monotonic()
+        with pytest.raises(SystemExit) as exc:
+            ck.after_step(2)
+    assert time.monotonic() - t0 >= 0.4  # it waited for the signal
+    assert exc.value.code == EXIT_INTERRUPTED and saved == [2]
+
+
 def test_hold_applies_to_the_named_group_only():
     assert hold_step("results/partial/g1.pt", "g1@20") == 20
     assert hold_step("results/partial/g1/run-a.pt", "g1@5") == 5  # the language model's

@@ -10,8 +10,9 @@ lm.train.LMTrainer).
   that a retry (Snakemake's --retries) or a requeue continues from results/partial/.
 
 $NOISESPARSE_HOLD_AT ("GROUP@STEP") makes a demonstration of that deterministic (.ci/slurm):
-the trainer whose checkpoint path names GROUP saves at STEP and waits there for the signal,
-so that a cancellation lands mid-run even when the run itself takes a second.
+the trainer whose checkpoint path names GROUP waits after STEP for the signal, without saving,
+so that a cancellation lands mid-run even when the run itself takes a second, and a
+checkpoint at STEP can only come from the SIGTERM handler.
 """
 
 from __future__ import annotations
@@ -103,7 +104,6 @@ class Checkpoints:
 
     def after_step(self, step: int) -> None:
         if self.hold is not None and step == self.hold:
-            self.save(step)
             log.info("holding at step %d for a signal (%s)", step, HOLD_ENV)
             while not self.signalled.wait(0.2):
                 pass
