@@ -100,3 +100,32 @@ def test_the_workflow_file_passes_its_schema_and_zizmor():
                          text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "No findings to report" in res.stdout + res.stderr
+
+
+def test_the_slurm_job_runs_ci_slurm_which_runs_the_documented_cluster_command():
+    """.ci/slurm stays out of .ci/run; the workflow's `slurm` job runs it (as root) and
+    uploads files it writes; it runs the README's cluster command on the smoke profile,
+    sized only with settings docs/workflow.md documents, and pre-flights it."""
+    script = (REPO / ".ci/slurm").read_text()
+    cmds = _commands(script)
+    assert ".ci/slurm" not in (REPO / ".ci/run").read_text()
+    job = _workflow()["jobs"]["slurm"]
+    runs = [c for s in job["steps"] if "run" in s for c in _commands(s["run"])]
+    assert any(re.fullmatch(r"sudo -E env \"PATH=\$PATH\" \.ci/slurm (\S+)", c) for c in runs)
+    out = next(c for c in runs if c.endswith(".ci/slurm ci-slurm")).split()[-1]
+    upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+    for path in upload["with"]["path"].split():
+        rel = path.removeprefix(out + "/").rstrip("/")
+        assert rel.split("/")[-1] in script or rel in script, path  # the script writes it
+    readme = (REPO / "README.md").read_text()
+    cluster = next(line.split("#")[0].strip() for line in readme.splitlines()
+                   if "--workflow-profile workflow/profiles/slurm" in line)
+    assert any(c.startswith(cluster.replace("profile=paper", "profile=smoke")) for c in cmds)
+    assert "noisesparse slurm-check" in cmds
+    docs = (REPO / "docs/workflow.md").read_text()
+    used = set(re.findall(r"\b(NOISESPARSE_[A-Z_]+)=", script)) - {"NOISESPARSE_ROOT"}
+    assert used and all(f"`{v}" in docs for v in used), used - {
+        v for v in used if f"`{v}" in docs}
+    pin = re.search(r'"snakemake-executor-plugin-slurm==([\d.]+)"',
+                    (REPO / "pyproject.toml").read_text()).group(1)
+    assert f"up to {pin}" in docs  # the version whose handling of a cancelled job it states

@@ -48,6 +48,19 @@ def test_cpu_fallback_is_logged(tmp_path, monkeypatch, caplog):
     assert "running on CPU" in caplog.text
 
 
+def test_an_assigned_gpu_torch_cannot_see_is_named_in_the_cpu_fallback(tmp_path, monkeypatch,
+                                                                       caplog):
+    """A SLURM GPU (here a stand-in device file, as .ci/slurm makes) that torch cannot use:
+    the log says which device and why, naming the job and its assignment."""
+    monkeypatch.setenv("NOISESPARSE_FAKE_GPUS", "0")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_JOB_GPUS", "1")
+    caplog.set_level("INFO", logger="noisesparse")
+    assert devices.acquire("auto", lock_dir=str(tmp_path)).device.type == "cpu"
+    assert ("training on cpu: SLURM job 4242 (SLURM_JOB_GPUS=1) assigned GPU(s), but torch "
+            "sees no CUDA device") in caplog.text
+
+
 @pytest.mark.parametrize("env", [
     {"CUDA_VISIBLE_DEVICES": "3"},
     {"CUDA_VISIBLE_DEVICES": "GPU-8f6d1c2e-0000-4000-8000-000000000000"},

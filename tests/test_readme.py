@@ -18,7 +18,8 @@ not run as written, and why:
   downloads; a Snakemake command among them runs as a dry run (`-n`), which still checks
   its options and builds the whole plan;
 - the SLURM profile (`--workflow-profile .../slurm`): needs a SLURM cluster and the executor
-  plugin; a dry run where the plugin and `sbatch` exist, else skipped;
+  plugin; a dry run where the plugin and `sbatch` exist, else skipped; its pre-flight
+  (`noisesparse slurm-check`) runs where `sinfo` reaches a cluster, else is skipped;
 - placeholders: `/path/to/convmixer_imagenet32_state_dict.pt` becomes a local copy of the
   weights (skipped without one), `/mnt/shared/...` a temporary folder;
 - `noisesparse bench`: its defaults time a 10,000-neuron model for minutes; it runs with
@@ -55,6 +56,7 @@ SETUP = re.compile(r"^(python3? -m venv\b|\.\s+\S*\.venv/bin/activate$|source\s+
 TEST_SUITE = re.compile(r"\bpytest\b|(^|\s)\.ci/(run|smoke)\b")
 GPU = re.compile(r"--resources\s+\S*gpu=|profile=paper\b")
 SLURM = re.compile(r"--workflow-profile\s+\S*slurm")
+SLURM_CHECK = re.compile(r"\bnoisesparse slurm-check\b")
 BENCH_SMALL = {  # appended to `noisesparse bench ...` so it takes seconds, not minutes
     "--precision-check": "--check-steps 20",
     "": "--width 64 --steps 2 --members 1 2 --batch 64",
@@ -112,6 +114,12 @@ def plan_command(cmd: str, tmp: Path) -> tuple[str | None, str]:
     if "/mnt/shared/" in cmd:
         cmd = re.sub(r"/mnt/shared/\S+", str(tmp / "remote"), cmd)
         notes.append("/mnt/shared/... -> a temporary folder")
+    if SLURM_CHECK.search(cmd):
+        sinfo = shutil.which("sinfo") and subprocess.run(
+            ["sinfo", "-h"], capture_output=True, timeout=30).returncode == 0
+        if not sinfo:
+            return None, "skipped: needs a SLURM cluster (sinfo)"
+        return cmd, "a SLURM cluster answers"
     if SLURM.search(cmd):
         plugin = subprocess.run([sys.executable, "-c", "import snakemake_executor_plugin_slurm"],
                                 capture_output=True).returncode == 0

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -256,6 +257,18 @@ def cmd_readme_results(args):
     print(f"README.md's results tables {'match' if args.check else 'written from'} {profiles}")
 
 
+def cmd_slurm_check(args):
+    from .slurm import check, profile_requests
+    req = profile_requests(Path(args.profile_file))
+    found = check(Path(args.profile_file))
+    for line in found:
+        print(f"noisesparse slurm-check: {line}", file=sys.stderr)
+    if found:
+        sys.exit(1)
+    print(f"every job's request fits partition {req['partition']!r}: {req['cpus']} CPUs, "
+          f"{req['mem_mb']} MB, {req['runtime']} min; training jobs also 1 GPU")
+
+
 def cmd_data(args):
     from .data import build
     print(build(args.name))
@@ -265,9 +278,10 @@ def cmd_train(args):
     import torch
 
     from .data import load
+    from .devices import cpu_threads
     from .registry import build_plan
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(cpu_threads(args.threads))  # the CPUs this job was given
+    log.info("%d CPU thread(s)", torch.get_num_threads())
     plan = build_plan(args.profile, args.extras)
     if args.group not in plan.groups:
         raise ConfigError(f"no training group {args.group!r} in profile {args.profile}")
@@ -281,11 +295,12 @@ def cmd_train(args):
         if compiled:
             log.info("torch.compile covers the one-hidden-layer network only: the "
                      "Transformer group %s trains eagerly", args.group)
-        train_lm_group(configs, data, out_dirs, paths.partial_dir(args.group), device, progress)
+        train_lm_group(configs, data, out_dirs, paths.partial_dir(args.group), device, progress,
+                       ckpt_every=args.checkpoint_every)
         return
     from .train import train_group
     train_group(configs, data, out_dirs, ckpt_path=paths.partial_ckpt(args.group),
-                device=device, progress=progress,
+                device=device, progress=progress, ckpt_every=args.checkpoint_every,
                 precision=args.precision or plan.precision, compile=compiled)
 
 
@@ -366,13 +381,21 @@ def main(argv=None):
                        "committed summaries (regression/quick.json, long.json)")
     p.add_argument("--check", action="store_true", help="fail if the README differs")
     p.set_defaults(fn=cmd_readme_results)
+    p = sub.add_parser("slurm-check", help="the SLURM profile's requests against sinfo's "
+                       "limits: fails, saying why, where no node could ever run a job")
+    p.add_argument("--profile-file", default="workflow/profiles/slurm/config.yaml")
+    p.set_defaults(fn=cmd_slurm_check)
     p = sub.add_parser("data", help="build one dataset into data/processed/")
     p.add_argument("name")
     p.set_defaults(fn=cmd_data)
     p = with_profile(sub.add_parser("train", help="train one group of runs as a batched ensemble"))
     p.add_argument("--group", required=True)
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (default: profile's)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch, at most the CPUs this job was given (0: all)")
+    p.add_argument("--checkpoint-every", default=None,
+                   help="e.g. 120s or 500steps (default: $NOISESPARSE_CHECKPOINT_EVERY, else "
+                        "120s); changes no result")
     p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
                    help="GPU matmul precision (default: the profile's, tf32)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,

@@ -24,9 +24,13 @@ SRC = "src/noisesparse"  # where the package's source lives in the project
 # float it is (NaN and infinities as null, JSON having no number for them), so every
 # step's code reaches it but none of its numbers depend on it (tests/test_output.py holds
 # it to that); tracking it would retrain everything for a change to how a file is renamed.
+# noisesparse.interrupt likewise: when a trainer checkpoints and how it stops on SIGTERM,
+# never what it computes (a resumed run equals an uninterrupted one bit for bit:
+# tests/test_interrupt.py).
 NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors", "noisesparse.devices",
            "noisesparse.provenance", "noisesparse.deps", "noisesparse.cli",
-           "noisesparse.__main__", "noisesparse.output", "noisesparse.schema"}
+           "noisesparse.__main__", "noisesparse.output", "noisesparse.schema",
+           "noisesparse.interrupt"}
 REFERENCE = "config/reference.yaml"
 
 

@@ -104,12 +104,15 @@ def acquire(requested: str = "auto", lock_dir: str | os.PathLike | None = None,
         if dev.type == "cuda" and gpu_count() == 0:
             log.warning("%s requested but no GPU is available: running on CPU", requested)
             dev = torch.device("cpu")
+        else:
+            log.info("training on %s: requested", dev)
         return DeviceLease(dev)
-    n = gpu_count()
+    n, assigned = gpu_count(), scheduler_assignment()
     if n == 0:
-        log.info("no GPU found: running on CPU")
+        log.info("training on cpu: %s", f"{assigned} assigned GPU(s), but torch sees no CUDA "
+                 f"device (CUDA available: {torch.cuda.is_available()})" if assigned
+                 else "no GPU found")
         return DeviceLease(torch.device("cpu"))
-    assigned = scheduler_assignment()
     if assigned and n == 1:
         log.info("training on cuda:0, assigned by the scheduler (%s): no lock", assigned)
         return DeviceLease(torch.device("cuda:0"))
@@ -146,3 +149,14 @@ def free_bytes(device: torch.device) -> int:
         return int(info["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_threads(requested: int = 0) -> int:
+    """CPU threads for torch: the CPUs this job was given (SLURM_CPUS_PER_TASK under SLURM,
+    else the CPUs this process may run on), or fewer when `requested` (a rule's threads) is
+    smaller; 0 requests all of them."""
+    given = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if os.environ.get("SLURM_JOB_ID") and slurm.isdigit():
+        given = min(given, int(slurm))
+    return max(1, min(given, requested) if requested > 0 else given)

@@ -24,6 +24,7 @@ from .config import MEMBER_FIELDS, RunConfig
 from .devices import acquire, free_bytes
 from .errors import ConfigError
 from .evaluate import activity_sums, evaluate
+from .interrupt import Checkpoints
 from .model import SparseNet
 from .optim import EnsembleOptimizer
 from .output import fmt, json_number, save_torch, write_text
@@ -247,9 +248,11 @@ class GroupTrainer:
         self.loss_acc, self.loss_n = st["loss_acc"].to(self.device), st["loss_n"]
 
     # -- the loop -----------------------------------------------------------------------
-    def fit(self, ckpt_path: str | None = None, ckpt_every_s: float = 120.0,
+    def fit(self, ckpt_path: str | None = None, ckpt_every: str | None = None,
             progress: bool = True, stop_after: int | None = None) -> None:
-        """Train to c0.steps. `stop_after` ends early (tests of interruption and resume)."""
+        """Train to c0.steps, checkpointing as noisesparse.interrupt says (`ckpt_every`:
+        its setting, e.g. "500steps"; default $NOISESPARSE_CHECKPOINT_EVERY or 120 s).
+        `stop_after` ends early (tests of interruption and resume)."""
         c0 = self.c0
         if ckpt_path and Path(ckpt_path).exists():
             try:
@@ -260,26 +263,23 @@ class GroupTrainer:
                 log.warning("ignoring checkpoint %s (%s): starting afresh", ckpt_path, e)
         if self.step == 0 and not self.history:
             self.log_metrics()
-        last_ckpt = time.time()
         bar = tqdm(total=c0.steps, initial=self.step, disable=not progress, unit="step",
                    desc=f"{len(self.configs)} run(s) {c0.dataset} n={c0.width}", leave=False)
         t0, s0 = time.time(), self.step
-        while self.step < c0.steps:
-            if self._first_compiled_step:
-                self.compiled_step_or_eager(self.step)
-            else:
-                self.train_step(self.step)
-            self.step += 1
-            bar.update(1)
-            if self.step % c0.log_every == 0 or self.step == c0.steps:
-                self.log_metrics()
-                if ckpt_path and time.time() - last_ckpt > ckpt_every_s:
-                    save_torch(self.state(), ckpt_path)
-                    last_ckpt = time.time()
-            if stop_after is not None and self.step >= stop_after:
-                if ckpt_path:
-                    save_torch(self.state(), ckpt_path)
-                break
+        with Checkpoints(ckpt_path, self.state, self.step, ckpt_every) as ck:
+            while self.step < c0.steps:
+                if self._first_compiled_step:
+                    self.compiled_step_or_eager(self.step)
+                else:
+                    self.train_step(self.step)
+                self.step += 1
+                bar.update(1)
+                if self.step % c0.log_every == 0 or self.step == c0.steps:
+                    self.log_metrics()
+                if stop_after is not None and self.step >= stop_after:
+                    ck.save(self.step)
+                    break
+                ck.after_step(self.step)
         bar.close()
         if self.device.type == "cuda":
             torch.cuda.synchronize()
@@ -383,7 +383,7 @@ def members_per_pass(configs: list[RunConfig], data: dict, free: int, on_device:
 
 def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
                 ckpt_path: str | None = None, device: str = "auto",
-                progress: bool = True, ckpt_every_s: float = 120.0,
+                progress: bool = True, ckpt_every: str | None = None,
                 precision: str = "tf32", compile: bool = False) -> list[dict]:
     """Train an ensemble to completion and write each run's results; returns the records."""
     if configs[0].arch != "mlp":  # the language model has its own trainer
@@ -402,7 +402,7 @@ def train_group(configs: list[RunConfig], data: dict, out_dirs: list[str],
         records = []
         for part, ckpt in zip(passes, ckpts):
             trainer = GroupTrainer(configs[part], data, dev, precision, compile)
-            trainer.fit(ckpt, ckpt_every_s=ckpt_every_s, progress=progress)
+            trainer.fit(ckpt, ckpt_every=ckpt_every, progress=progress)
             records += trainer.write_results(out_dirs[part])
             if len(passes) > 1 and ckpt:  # a finished pass is not trained again on resume
                 save_torch(trainer.state(), ckpt)

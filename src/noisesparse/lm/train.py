@@ -25,6 +25,7 @@ from .. import noise as N
 from ..config import RunConfig
 from ..devices import acquire
 from ..errors import ConfigError
+from ..interrupt import Checkpoints
 from ..output import fmt, json_number, save_torch, write_text
 from ..provenance import environment
 from ..seeds import BATCH_ORDER, EVAL_NOISE, TRAIN_NOISE
@@ -159,7 +160,8 @@ class LMTrainer:
         self.g_data.set_state(st["g_data"])
         self.g_noise.set_state(st["g_noise"])
 
-    def fit(self, ckpt_path=None, ckpt_every_s=120.0, progress=True, stop_after=None):
+    def fit(self, ckpt_path=None, ckpt_every=None, progress=True, stop_after=None):
+        """Train to cfg.steps, checkpointing as noisesparse.interrupt says."""
         c = self.cfg
         if ckpt_path and Path(ckpt_path).exists():
             try:
@@ -169,22 +171,20 @@ class LMTrainer:
                 log.warning("ignoring checkpoint %s (%s): starting afresh", ckpt_path, e)
         if not self.history:
             self.log_metrics()
-        t0, s0, last = time.time(), self.step, time.time()
+        t0, s0 = time.time(), self.step
         bar = tqdm(total=c.steps, initial=self.step, disable=not progress, unit="step",
                    desc=f"LM sigma={c.sigma:g}", leave=False)
-        while self.step < c.steps and self.diverged_at is None:
-            self.train_step()
-            self.step += 1
-            bar.update(1)
-            if self.step % c.log_every == 0 or self.step == c.steps:
-                self.log_metrics()
-                if ckpt_path and time.time() - last > ckpt_every_s:
-                    save_torch(self.state(), ckpt_path)
-                    last = time.time()
-            if stop_after is not None and self.step >= stop_after:
-                if ckpt_path:
-                    save_torch(self.state(), ckpt_path)
-                break
+        with Checkpoints(ckpt_path, self.state, self.step, ckpt_every) as ck:
+            while self.step < c.steps and self.diverged_at is None:
+                self.train_step()
+                self.step += 1
+                bar.update(1)
+                if self.step % c.log_every == 0 or self.step == c.steps:
+                    self.log_metrics()
+                if stop_after is not None and self.step >= stop_after:
+                    ck.save(self.step)
+                    break
+                ck.after_step(self.step)
         bar.close()
         if ckpt_path and self.step >= c.steps:
             save_torch(self.state(), ckpt_path)  # kept until the whole group is written
@@ -228,7 +228,7 @@ class LMTrainer:
 
 def train_lm_group(configs, data, out_dirs, partial_dir: str,
                    device: str | torch.device = "auto", progress: bool = True,
-                   ckpt_every_s: float = 120.0) -> list[dict]:
+                   ckpt_every: str | None = None) -> list[dict]:
     """Train a group's runs one after another, each checkpointed in partial_dir, and write
     each run's results; returns the records."""
     records, ckpts = [], []
@@ -238,7 +238,7 @@ def train_lm_group(configs, data, out_dirs, partial_dir: str,
             ckpt = os.path.join(partial_dir, f"{cfg.run_id}.pt")
             ckpts.append(ckpt)
             tr = LMTrainer(cfg, data, lease.device)
-            tr.fit(ckpt, ckpt_every_s=ckpt_every_s, progress=progress)
+            tr.fit(ckpt, ckpt_every=ckpt_every, progress=progress)
             records.append(tr.write_results(out))
     finally:
         lease.release()
