@@ -15,6 +15,7 @@ import yaml
 
 from noisesparse import deps
 from noisesparse.cli import dvc_yaml_dict
+from noisesparse.landing import LANDING
 from noisesparse.registry import build_plan
 from test_workflow import BIN, REPO, _dvc_project, _env, _project, _run
 
@@ -68,7 +69,7 @@ def _fake_outputs(root: Path, plan) -> None:
     write(f"data/processed/{d}.pt" for d in plan.datasets)
     write(f"results/runs/{rid}/metrics.json" for rid in plan.runs)
     write(o for info in plan.figures.values() for o in info["outputs"])
-    write(["results/summary.json"])
+    write(["results/summary.json", LANDING])  # the summary step writes both
 
 
 def _snakemake_todo(root: Path) -> set[str]:
