@@ -248,12 +248,13 @@ def test_the_sensitivity_ladder_draws_f22_and_its_conclusions(smoke_root, monkey
     assert list(width["setting"]) == ["64", "128"] and list(width["order"]) == [0, 1]
     assert set(rungs["axis"]) >= {"width", "lr", "batch", "init", "schedule"}
     assert (smoke_root / "figures/F22.png").stat().st_size > 0
-    draw("F18", plan)
+    _draw_with_reads("F18", plan)  # its reads too (F19, F20): the test stands alone
     v = pd.read_csv(smoke_root / "results/tables/F18_verdicts.csv", dtype={"claim": str})
     assert list(v.columns[:4]) == ["claim", "statement", "verdict", "conclusion"]
     assert v.set_index("claim").loc["1", "conclusion"] == concl.set_index("claim").loc[
         "1", "conclusion"]
     sens = summarise(plan)["sensitivity"]
-    assert list(sens) == list(LADDER)
+    assert list(sens) == [f"claim_{c}" for c in LADDER]  # keyed as the summary's verdicts
+    assert set(sens) <= set(summarise(plan)["verdicts"])
     assert all(set(c) == {"conclusion", "detail"} and isinstance(c["conclusion"], str)
                for c in sens.values())

@@ -91,9 +91,9 @@ def summarise(plan, table=None) -> dict:
         "with": list(plan.extras),
         "verdicts": {f"claim_{r['claim']}": r["verdict"] for r in rows},
         "claims": {f"claim_{r['claim']}": claim_entry(r) for r in rows},
-        # the sensitivity ladder's conclusion per departing claim (claims/sensitivity.py):
-        # {claim id: {"conclusion": str, "detail": str}}
-        "sensitivity": conclusions(plan),
+        # the sensitivity ladder's conclusion per departing claim (claims/sensitivity.py),
+        # keyed as `verdicts` and `claims` are: {"claim_<id>": {"conclusion", "detail"}}
+        "sensitivity": {f"claim_{c}": v for c, v in conclusions(plan).items()},
         "studies": {name: study_numbers(load_final(rids)) for name, rids in plan.studies.items()},
     }
 
