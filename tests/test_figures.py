@@ -231,7 +231,6 @@ def test_the_sensitivity_ladder_draws_f22_and_its_conclusions(smoke_root, monkey
     per departing claim with its table, F18 shows the conclusion beside each verdict, and
     the summary carries them under `sensitivity` in the shape the README generator reads."""
     from noisesparse.claims import LADDER
-    from noisesparse.figures import draw
     from noisesparse.summary import summarise
     monkeypatch.setenv("NOISESPARSE_ROOT", str(smoke_root))
     assert "F22" not in build_plan("smoke").figures  # drawn only beside the ladder
