@@ -130,6 +130,10 @@ def test_landing_is_one_row_per_claim_in_order_with_its_details(tmp_path, monkey
                 ">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
             assert f"<dd>{cell}</dd>" in html, row[key]
     assert html.count("<details>") == 2
+    # the row's texts are cut to fit a screen: each whole in its details and on hover
+    deciding = SUMMARY["claims"]["claim_1"]["deciding"]["text"].replace("<", "&lt;")
+    assert f"<dt>deciding check</dt><dd>{deciding}</dd>" in html
+    assert f'<div class="ns-clip" title="{deciding}">' in html
 
 
 def test_landing_shows_the_sensitivity_column_when_the_summary_has_it():
@@ -139,6 +143,7 @@ def test_landing_shows_the_sensitivity_column_when_the_summary_has_it():
     html = landing_html(with_sens, ROWS)
     assert "<th>departure (sensitivity)</th>" in html
     assert _cells(html, "ns-sensitivity") == ["not analysed", "turns on the learning rate"]
+    assert "<dt>departure (sensitivity)</dt><dd>lr 1e-4: agrees</dd>" in html
     assert 'title="lr 1e-4: agrees"' in html
 
 

@@ -2,8 +2,10 @@
 workflow.rst puts first): one compact row per claim (claim and statement, verdict by colour
 and word, the deciding check's number with its interval and threshold, gates, the claim's
 figures as links into the report, and the sensitivity conclusion where the summary has
-one), each opening its full criterion, rule, checks and measured values. Written by the
-summary step from the summary (findings.rows) and F18's verdict rows."""
+one), each opening its full criterion, rule, checks and measured values. A row's texts are
+cut to a few lines (workflow/report/landing.css: `ns-clip`, the whole text on hover and in
+its details), so that every claim's row fits one screen however long a check's text runs.
+Written by the summary step from the summary (findings.rows) and F18's verdict rows."""
 
 from __future__ import annotations
 
@@ -36,9 +38,17 @@ def _figure_links(figures: list[str]) -> str:
                     f"{escape(f)}</a>" for f in figures)
 
 
-def _details(row: dict) -> str:
-    items = "".join(f"<dt>{k}</dt><dd>{escape(str(row.get(k, '')))}</dd>" for k in DETAILS)
-    return f" <details><summary>details</summary><dl>{items}</dl></details>"
+def _details(row: dict, r: dict) -> str:
+    """The claim's whole deciding check, its F18 row's DETAILS and the sensitivity detail."""
+    items = [("deciding check", r["deciding"])] + [(k, row.get(k, "")) for k in DETAILS]
+    items += [(SENSITIVITY, r["sensitivity_detail"])] if r["sensitivity"] is not None else []
+    dl = "".join(f"<dt>{k}</dt><dd>{escape(str(v))}</dd>" for k, v in items)
+    return f"<details><summary>details</summary><dl>{dl}</dl></details>"
+
+
+def _clip(html: str, full: str) -> str:
+    """`html` in a block cut to a few lines (landing.css), `full` its whole text on hover."""
+    return f'<div class="ns-clip" title="{escape(full)}">{html}</div>'
 
 
 def landing_html(summary: dict, verdict_rows: list[dict]) -> str:
@@ -56,17 +66,19 @@ def landing_html(summary: dict, verdict_rows: list[dict]) -> str:
         cls = "ns-v-" + word.replace(" ", "-")
         number = deciding_number(r)
         cells = [
-            f'<td class="ns-claim"><b>{escape(r["claim"])}</b> {escape(r["statement"])}'
-            + _details(full.get(r["claim"], {})) + "</td>",
+            '<td class="ns-claim">'
+            + _clip(f'<b>{escape(r["claim"])}</b> {escape(r["statement"])}', r["statement"])
+            + _details(full.get(r["claim"], {}), r) + "</td>",
             f'<td class="ns-verdict"><span class="{cls}">{escape(word)}</span></td>',
             '<td class="ns-deciding">'
-            + (f'<span class="ns-number">{escape(number)}</span> ' if number else "")
-            + f'<span class="ns-check">{escape(r["deciding"])}</span></td>',
-            f'<td class="ns-gates">{escape(r["gates"])}</td>',
+            + _clip((f'<span class="ns-number">{escape(number)}</span> ' if number else "")
+                    + f'<span class="ns-check">{escape(r["deciding"])}</span>', r["deciding"])
+            + "</td>",
+            f'<td class="ns-gates">{_clip(escape(r["gates"]), r["gates"])}</td>',
         ]
         if sens:
-            cells.append(f'<td class="ns-sensitivity" title="{escape(r["sensitivity_detail"])}">'
-                         f'{escape(r["sensitivity"])}</td>')
+            cells.append('<td class="ns-sensitivity">'
+                         + _clip(escape(r["sensitivity"]), r["sensitivity_detail"]) + "</td>")
         cells.append(f'<td class="ns-figures">{_figure_links(r["figures"])}</td>')
         out.append(f'<tr data-claim="{escape(r["claim"])}">' + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
