@@ -151,8 +151,8 @@ def test_step_loop_has_no_host_syncs(corpus):
     """Noise after each LayerNorm is drawn with sigma kept on the host: no device sync."""
     from _host_syncs import HostSyncs
     tr = LMTrainer(_cfg(sigma=0.5), corpus, torch.device("cpu"))
-    tr.train_step()
+    tr.train_step(0)
     with HostSyncs() as mode:
-        for _ in range(3):
-            tr.train_step()
+        for step in range(1, 4):
+            tr.train_step(step)
     assert mode.seen == [], sorted(set(mode.seen))

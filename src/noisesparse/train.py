@@ -7,15 +7,12 @@ clipping, so member k trains exactly as it would alone.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import implicit
 from . import metrics as M
@@ -24,15 +21,17 @@ from .config import MEMBER_FIELDS, RunConfig
 from .devices import acquire, free_bytes
 from .errors import ConfigError
 from .evaluate import activity_sums, evaluate
-from .interrupt import Checkpoints
+from .loop import TrainingLoop, write_run
 from .model import SparseNet
 from .optim import EnsembleOptimizer
-from .output import fmt, json_number, save_torch, write_text
-from .provenance import environment
+from .output import save_torch
 from .seeds import BATCH_ORDER, TRAIN_NOISE
 
 log = logging.getLogger("noisesparse")
 CKPT_VERSION = 1
+# A finished run's log line (loop.write_run fills it from its final metrics)
+HEADLINE = ("active={frac_active_clean} (clean) {frac_active_noisy} (noisy) dead={frac_dead} "
+            "(noisy pass) silent={frac_silent_clean} (clean pass) loss={loss_clean}")
 
 
 def check_group(configs: list[RunConfig]) -> None:
@@ -56,8 +55,10 @@ def set_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-class GroupTrainer:
-    """Trains configs (one ensemble) on a processed dataset dict."""
+class GroupTrainer(TrainingLoop):
+    """Trains configs (one ensemble) on a processed dataset dict: its step, evaluation and
+    state; the loop is loop.TrainingLoop's. A member that diverges stops updating (its
+    learning rate masked) while the others go on."""
 
     def __init__(self, configs: list[RunConfig], data: dict, device: torch.device,
                  precision: str = "tf32", compile: bool = False):
@@ -99,8 +100,10 @@ class GroupTrainer:
         self.g_noise = [torch.Generator(device=device).manual_seed(TRAIN_NOISE + c.seed)
                         for c in configs]
         self.perms = None
-        self.step = 0
+        self.step, self.steps, self.log_every = 0, c0.steps, c0.log_every
         self.history: list[dict] = []
+        self.label = f"{K} run(s)"
+        self.desc = f"{K} run(s) {c0.dataset} n={c0.width}"
         self.diverged_at = [None] * K
         self.loss_acc = torch.zeros(K, device=device)
         self.loss_n = 0
@@ -158,6 +161,13 @@ class GroupTrainer:
         model.renormalize_()  # cosine model, sparse coding: unit rows/columns after every step
         self.loss_acc += loss.detach()
         self.loss_n += 1
+
+    def one_step(self, step: int) -> None:
+        """The loop's step: the first one compiles, where torch.compile is on."""
+        if self._first_compiled_step:
+            self.compiled_step_or_eager(step)
+        else:
+            self.train_step(step)
 
     def compiled_step_or_eager(self, step: int) -> None:
         """The first step compiles. Should compilation fail (no C++ compiler, a GPU Triton
@@ -247,45 +257,6 @@ class GroupTrainer:
         self.perms = None if st["perms"] is None else st["perms"].to(self.device)
         self.loss_acc, self.loss_n = st["loss_acc"].to(self.device), st["loss_n"]
 
-    # -- the loop -----------------------------------------------------------------------
-    def fit(self, ckpt_path: str | None = None, ckpt_every: str | None = None,
-            progress: bool = True, stop_after: int | None = None) -> None:
-        """Train to c0.steps, checkpointing as noisesparse.interrupt says (`ckpt_every`:
-        its setting, e.g. "500steps"; default $NOISESPARSE_CHECKPOINT_EVERY or 120 s).
-        `stop_after` ends early (tests of interruption and resume)."""
-        c0 = self.c0
-        if ckpt_path and Path(ckpt_path).exists():
-            try:
-                self.load_state(torch.load(ckpt_path, weights_only=True, map_location=self.device))
-                log.info("resumed %d run(s) from %s at step %d", len(self.configs), ckpt_path,
-                         self.step)
-            except (ConfigError, RuntimeError, KeyError) as e:
-                log.warning("ignoring checkpoint %s (%s): starting afresh", ckpt_path, e)
-        if self.step == 0 and not self.history:
-            self.log_metrics()
-        bar = tqdm(total=c0.steps, initial=self.step, disable=not progress, unit="step",
-                   desc=f"{len(self.configs)} run(s) {c0.dataset} n={c0.width}", leave=False)
-        t0, s0 = time.time(), self.step
-        with Checkpoints(ckpt_path, self.state, self.step, ckpt_every) as ck:
-            while self.step < c0.steps:
-                if self._first_compiled_step:
-                    self.compiled_step_or_eager(self.step)
-                else:
-                    self.train_step(self.step)
-                self.step += 1
-                bar.update(1)
-                if self.step % c0.log_every == 0 or self.step == c0.steps:
-                    self.log_metrics()
-                if stop_after is not None and self.step >= stop_after:
-                    ck.save(self.step)
-                    break
-                ck.after_step(self.step)
-        bar.close()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        self.wall_s = time.time() - t0
-        self.steps_per_s = (self.step - s0) / self.wall_s if self.wall_s > 0 else float("nan")
-
     # -- results ------------------------------------------------------------------------
     def final_metrics(self) -> dict[str, torch.Tensor]:
         """Full held-out set, clean and noisy. Dead neurons from two full passes over the
@@ -315,41 +286,16 @@ class GroupTrainer:
     def write_results(self, out_dirs: list[str]) -> list[dict]:
         final = {k: v.detach().float().cpu() for k, v in self.final_metrics().items()}
         loss_zero = self.zero_predictor_loss()
+        train = self.train_record(len(self.configs), self.precision, compiled=self.compiled)
         records = []
         for k, (cfg, out) in enumerate(zip(self.configs, out_dirs)):
-            out = Path(out)
-            out.mkdir(parents=True, exist_ok=True)
             hist = pd.DataFrame({name: [row[name][k] for row in self.history]
                                  for name in self.history[0]})
             hist["step"] = hist["step"].astype(int)
             hist.insert(1, "epoch", hist["step"] / self.paper_epoch_steps)
-            write_text(hist.to_csv(index=False), out / "history.csv")
-            save_torch({"config": cfg.to_dict(), "state": self.model.member_state(k)},
-                         out / "model.pt")
-            status = "ok" if self.diverged_at[k] is None else "diverged"
-            rec = {
-                "run_id": cfg.run_id, "hash": cfg.hash, "status": status,
-                "diverged_at_step": self.diverged_at[k], "config": cfg.to_dict(),
-                "final": {name: (None if status == "diverged" else json_number(v[k]))
-                          for name, v in final.items()},
-                "loss_zero": loss_zero,
-                "train": {"device": str(self.device), "precision": self.precision,
-                          "compiled": self.compiled,
-                          "members": len(self.configs),
-                          "steps": self.step, "wall_s": round(self.wall_s, 2),
-                          "steps_per_s": round(self.steps_per_s, 2),
-                          **environment(self.device)},
-            }
-            write_text(json.dumps(rec, indent=2), out / "metrics.json")
-            records.append(rec)
-            f = rec["final"]
-            log.info("run %s [%s] sigma=%g active=%s (clean) %s (noisy) dead=%s (noisy pass) "
-                     "silent=%s (clean pass) loss=%s | "
-                     "%d steps, %.1f steps/s, %d member(s) on %s", cfg.run_id, status, cfg.sigma,
-                     fmt(f.get("frac_active_clean")), fmt(f.get("frac_active_noisy")),
-                     fmt(f.get("frac_dead")), fmt(f.get("frac_silent_clean")),
-                     fmt(f.get("loss_clean")), self.step, self.steps_per_s, len(self.configs),
-                     self.device)
+            records.append(write_run(out, cfg, hist, self.model.member_state(k),
+                                     {name: v[k] for name, v in final.items()},
+                                     self.diverged_at[k], loss_zero, train, HEADLINE))
         return records
 
 

@@ -8,35 +8,35 @@ train one after another (they differ in sigma and seed only).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from .. import metrics as M
 from .. import noise as N
 from ..config import RunConfig
 from ..devices import acquire
 from ..errors import ConfigError
-from ..interrupt import Checkpoints
-from ..output import fmt, json_number, save_torch, write_text
-from ..provenance import environment
+from ..loop import TrainingLoop, write_run
+from ..output import save_torch
 from ..seeds import BATCH_ORDER, EVAL_NOISE, TRAIN_NOISE
 from .model import TransformerLM
 from .text import VOCAB
 
 log = logging.getLogger("noisesparse")
 MAX_EVAL_TOKENS = 2_000_000
+HEADLINE = ("MLP active={frac_active_clean} (clean) {frac_active_noisy} (noisy) dead={frac_dead} "
+            "val loss={loss_clean}")  # a finished run's log line (loop.write_run)
 
 
-class LMTrainer:
+class LMTrainer(TrainingLoop):
+    """One Transformer run: its step, evaluation and state; the loop is
+    loop.TrainingLoop's. A diverged run stops training."""
+
     def __init__(self, cfg: RunConfig, data: dict, device: torch.device):
         if data["meta"].get("kind") != "text":
             raise ConfigError(f"dataset {data['meta']['name']!r} is not a text corpus: "
@@ -59,6 +59,8 @@ class LMTrainer:
         self.g_data = torch.Generator(device=device).manual_seed(BATCH_ORDER + cfg.seed)
         self.g_noise = torch.Generator(device=device).manual_seed(TRAIN_NOISE + cfg.seed)
         self.step, self.history, self.diverged_at = 0, [], None
+        self.steps, self.log_every = cfg.steps, cfg.log_every
+        self.label, self.desc = cfg.run_id, f"LM sigma={cfg.sigma:g}"
         self.loss_sum, self.loss_n = 0.0, 0
         self.offsets = torch.arange(cfg.context + 1, device=device)
 
@@ -67,12 +69,12 @@ class LMTrainer:
         return N.sigma_at(step, c.steps, c.sigma, c.schedule, c.sigma_end, c.ramp_start,
                           c.ramp_end)
 
-    def train_step(self):
+    def train_step(self, step: int):
         c = self.cfg
         starts = torch.randint(0, len(self.train_tokens) - c.context - 1, (c.batch_size,),
                                generator=self.g_data, device=self.device)
         w = self.train_tokens[starts[:, None] + self.offsets].long()
-        logits, _ = self.model(w[:, :-1], c.noise, self.sigma_now(self.step), self.g_noise)
+        logits, _ = self.model(w[:, :-1], c.noise, self.sigma_now(step), self.g_noise)
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), w[:, 1:].reshape(-1))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -160,70 +162,23 @@ class LMTrainer:
         self.g_data.set_state(st["g_data"])
         self.g_noise.set_state(st["g_noise"])
 
-    def fit(self, ckpt_path=None, ckpt_every=None, progress=True, stop_after=None):
-        """Train to cfg.steps, checkpointing as noisesparse.interrupt says."""
-        c = self.cfg
-        if ckpt_path and Path(ckpt_path).exists():
-            try:
-                self.load_state(torch.load(ckpt_path, weights_only=True, map_location=self.device))
-                log.info("resumed %s from %s at step %d", c.run_id, ckpt_path, self.step)
-            except (ConfigError, RuntimeError, KeyError) as e:
-                log.warning("ignoring checkpoint %s (%s): starting afresh", ckpt_path, e)
-        if not self.history:
-            self.log_metrics()
-        t0, s0 = time.time(), self.step
-        bar = tqdm(total=c.steps, initial=self.step, disable=not progress, unit="step",
-                   desc=f"LM sigma={c.sigma:g}", leave=False)
-        with Checkpoints(ckpt_path, self.state, self.step, ckpt_every) as ck:
-            while self.step < c.steps and self.diverged_at is None:
-                self.train_step()
-                self.step += 1
-                bar.update(1)
-                if self.step % c.log_every == 0 or self.step == c.steps:
-                    self.log_metrics()
-                if stop_after is not None and self.step >= stop_after:
-                    ck.save(self.step)
-                    break
-                ck.after_step(self.step)
-        bar.close()
-        if ckpt_path and self.step >= c.steps:
-            save_torch(self.state(), ckpt_path)  # kept until the whole group is written
-        self.wall_s = time.time() - t0
-        self.steps_per_s = (self.step - s0) / self.wall_s if self.wall_s > 0 else float("nan")
+    def stopped(self) -> bool:
+        return self.diverged_at is not None
 
     def write_results(self, out_dir: str) -> dict:
         c = self.cfg
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         final = self.evaluate(MAX_EVAL_TOKENS)
         hist = pd.DataFrame(self.history)
         tokens_per_epoch = len(self.train_tokens)
         hist.insert(1, "epoch", hist["step"] * c.batch_size * c.context / tokens_per_epoch)
-        write_text(hist.to_csv(index=False), out / "history.csv")
-        save_torch({"config": c.to_dict(), "state": self.model.state_dict()}, out / "model.pt")
-        status = "ok" if self.diverged_at is None else "diverged"
-        rec = {"run_id": c.run_id, "hash": c.hash, "status": status,
-               "diverged_at_step": self.diverged_at, "config": c.to_dict(),
-               "final": {k: (None if status == "diverged" else json_number(v))
-                         for k, v in final.items()},
-               "train": {"device": str(self.device), "members": 1, "steps": self.step,
-                         "wall_s": round(self.wall_s, 2), "steps_per_s": round(self.steps_per_s, 2),
-                         # no precision setting here: float32 unless TF32 was switched on
-                         "precision": "tf32" if (self.device.type == "cuda" and
-                                                 torch.backends.cuda.matmul.allow_tf32) else "fp32",
-                         **environment(self.device)}}
         # Next-token prediction is a classification over the vocabulary: the trivial
         # predictor's all-zero logits score log(VOCAB), on clean and noisy inputs alike.
-        rec["loss_zero"] = M.zero_predictor("classification", self.val_tokens[1:1025].long(),
-                                            VOCAB)
-        write_text(json.dumps(rec, indent=2), out / "metrics.json")
-        f = rec["final"]
-        log.info("run %s [%s] sigma=%g MLP active=%s (clean) %s (noisy) dead=%s val loss=%s | "
-                 "%d steps, %.1f steps/s on %s", c.run_id, status, c.sigma,
-                 fmt(f.get("frac_active_clean")), fmt(f.get("frac_active_noisy")),
-                 fmt(f.get("frac_dead")), fmt(f.get("loss_clean")), self.step,
-                 self.steps_per_s, self.device)
-        return rec
+        loss_zero = M.zero_predictor("classification", self.val_tokens[1:1025].long(), VOCAB)
+        # no precision setting here: float32 unless TF32 was switched on
+        precision = "tf32" if (self.device.type == "cuda"
+                               and torch.backends.cuda.matmul.allow_tf32) else "fp32"
+        return write_run(out_dir, c, hist, self.model.state_dict(), final, self.diverged_at,
+                         loss_zero, self.train_record(1, precision), HEADLINE)
 
 
 def train_lm_group(configs, data, out_dirs, partial_dir: str,
@@ -239,6 +194,8 @@ def train_lm_group(configs, data, out_dirs, partial_dir: str,
             ckpts.append(ckpt)
             tr = LMTrainer(cfg, data, lease.device)
             tr.fit(ckpt, ckpt_every=ckpt_every, progress=progress)
+            if tr.step >= cfg.steps:  # kept until the whole group is written
+                save_torch(tr.state(), ckpt)
             records.append(tr.write_results(out))
     finally:
         lease.release()
