@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from noisesparse import cli
+from noisesparse import cli, paths
 from noisesparse.config import MEMBER_FIELDS, RunConfig, make_run_config
 from noisesparse.data import dataset_spec
 from noisesparse.errors import ConfigError
@@ -439,3 +439,25 @@ def test_paper_lite_plans_the_departing_claims_at_the_papers_settings():
     # two hours on one GPU need at most 10 TFLOP/s sustained (docs/studies.md)
     pflop = float(estimate(plan)["pflop"].iloc[-1])
     assert pflop * 1e15 / (2 * 3600) <= 10e12
+
+
+def test_a_profile_that_extends_another_merges_its_vars_and_run_defaults(tmp_path, monkeypatch):
+    from noisesparse.registry import load_profile
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(paths.config_dir() / "studies.yaml", tmp_path / "studies.yaml")
+    shutil.copytree(paths.config_dir() / "schemas", tmp_path / "schemas")
+    (tmp_path / "profiles/base.yaml").write_text(
+        "device: cuda\ncompile: true\nvars: {a: 1, b: [2]}\nrun_defaults: {width: 8, steps: 5}\n")
+    (tmp_path / "profiles/small.yaml").write_text(
+        "extends: base\ncompile: false\nvars: {b: [3]}\nrun_defaults: {steps: 2}\n")
+    (tmp_path / "profiles/loop.yaml").write_text("extends: loop2\n")
+    (tmp_path / "profiles/loop2.yaml").write_text("extends: loop\n")
+    (tmp_path / "profiles/orphan.yaml").write_text("extends: nowhere\n")
+    monkeypatch.setattr(paths, "config_dir", lambda: tmp_path)
+    assert load_profile("small") == {"device": "cuda", "compile": False,
+                                     "vars": {"a": 1, "b": [3]},
+                                     "run_defaults": {"width": 8, "steps": 2}}
+    with pytest.raises(ConfigError, match="profile loop2: extends 'loop', which extends it back"):
+        load_profile("loop")
+    with pytest.raises(ConfigError, match="unknown profile 'nowhere'"):
+        load_profile("orphan")

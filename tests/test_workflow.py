@@ -203,6 +203,26 @@ def test_report_landing_shows_every_verdict_on_one_screen(snakemake_smoke, tmp_p
             assert all(c["seen"] for c in r["cells"] if c["top"] < other["height"]), (width, r)
 
 
+
+@pytest.mark.integration
+def test_paper_lite_smoke_form_runs_end_to_end(tmp_path):
+    """paper-lite's smoke form (config/profiles/paper-lite-smoke.yaml: paper-lite's studies,
+    figures and judges at smoke size) runs through Snakemake to a verdict for each departing
+    claim paper-lite measures; the GPU profile's plan differs from it only in scale."""
+    lite, small = build_plan("paper-lite"), build_plan("paper-lite-smoke")
+    assert set(small.studies) == set(lite.studies) and set(small.figures) == set(lite.figures)
+    assert len(small.runs) < len(lite.runs)
+    root = _project(tmp_path, "paper-lite-smoke")
+    _run([str(BIN / "snakemake"), "--cores", "2"], root)
+    for info in small.figures.values():
+        for f in info["outputs"]:
+            assert (root / f).stat().st_size > 0, f
+    summary = json.loads((root / "results/summary.json").read_text())
+    assert summary["profile"] == "paper-lite-smoke"
+    judged = {k for k, v in summary["verdicts"].items() if v != "not measured"}
+    assert {"claim_1", "claim_2", "claim_3", "claim_4", "claim_5", "claim_9",
+            "claim_10a"} <= judged
+
 def _dvc_project(root: Path) -> None:
     _run(["git", "init", "-q"], root)
     _run([str(BIN / "dvc"), "init", "-q"], root)

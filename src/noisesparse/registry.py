@@ -137,13 +137,28 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in (paths.config_dir() / "profiles").glob("*.yaml"))
 
 
-def load_profile(name: str) -> dict:
+MERGED = ("vars", "run_defaults")  # the keys a profile that `extends` another merges key by key
+
+
+def load_profile(name: str, _seen: tuple = ()) -> dict:
+    """A profile of config/profiles/, validated. One that `extends` another is that profile
+    with its own keys in place of the other's, but `vars` and `run_defaults` merged key by
+    key (e.g. paper-lite-smoke: paper-lite's studies at smoke size)."""
     path = paths.config_dir() / "profiles" / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"unknown profile {name!r}; choose one of {', '.join(profile_names())}")
     prof = _read_yaml(path, "profile")
     validate(prof, "profile", f"profile {name}")
-    return prof
+    parent = prof.pop("extends", None)
+    if parent is None:
+        return prof
+    if parent in _seen + (name,):
+        raise ConfigError(f"profile {name}: extends {parent!r}, which extends it back")
+    base = load_profile(parent, _seen + (name,))
+    merged = {**base, **prof}
+    for key in MERGED:
+        merged[key] = {**(base.get(key) or {}), **(prof.get(key) or {})}
+    return merged
 
 
 def _resolve(value, vars_: dict, where: str):
