@@ -1,5 +1,5 @@
-# noisesparse workflow. The registry (src/noisesparse/registry.py + config/) says WHAT runs;
-# this file only turns its plan into rules. Profile: params.yaml, or --config profile=NAME.
+# noisesparse workflow. The registry (src/noisesparse/pipeline/registry.py + config/) says
+# WHAT runs; this file only turns its plan into rules. Profile: params.yaml, or --config profile=NAME.
 #
 #   snakemake --cores 2                                  # the default (quick) profile, CPU
 #   snakemake --cores 8 --resources gpu=2 --config profile=paper
@@ -10,14 +10,14 @@
 from snakemake.utils import validate
 
 from noisesparse import paths
-from noisesparse.registry import build_plan
+from noisesparse.plan.registry import build_plan
 
 
 configfile: "params.yaml"
 
 
 # params.yaml (and --config): config/schemas/params.schema.yaml. build_plan checks the
-# profile and config/studies.yaml against theirs (noisesparse.schema).
+# profile and config/studies.yaml against theirs (noisesparse.plan.schema).
 validate(config, "config/schemas/params.schema.yaml")
 
 

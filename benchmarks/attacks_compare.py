@@ -1,5 +1,5 @@
 """Which attack library for F19's classifiers: each candidate's PGD against our reference
-`noisesparse.attacks.pgd` (largest |difference| of the adversarial inputs) and its time, on
+`noisesparse.measures.attacks.pgd` (largest |difference| of the adversarial inputs) and its time, on
 the quick profile's classifier shape (digits 64 -> 512 -> 10, 256 held-out inputs, 10 steps,
 the eps grid's 7 non-zero radii, L-inf and L2, one CPU thread as F19 runs them).
 
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisesparse import attacks as A
-from noisesparse.config import make_run_config
+from noisesparse.measures import attacks as A
+from noisesparse.training.config import make_run_config
 from noisesparse.data import load as load_data
-from noisesparse.model import SparseNet
+from noisesparse.training.model import SparseNet
 
 STEPS, N_IN, WIDTH, TRAIN_STEPS, REPEATS = 10, 256, 512, 300, 3
 EPS = [0.01, 0.03, 0.06, 0.1, 0.15, 0.3, 0.6]  # config/profiles/quick.yaml attack_eps, 0 left out
@@ -107,7 +107,7 @@ def main(out: str) -> None:
     }
     rows = []
     for name, (atk, ref_kind, pkg) in candidates.items():
-        version = md.version(pkg) if pkg else "noisesparse.attacks.pgd"
+        version = md.version(pkg) if pkg else "noisesparse.measures.attacks.pgd"
         for norm in A.NORMS:
             for eps in EPS:
                 if atk is None:

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from noisesparse import convergence
-from noisesparse.config import make_run_config
+from noisesparse.measures import convergence
+from noisesparse.training.config import make_run_config
 from noisesparse.data import load
-from noisesparse.train import GroupTrainer
+from noisesparse.training.train import GroupTrainer
 
 HERE = Path(__file__).resolve().parent
 HIST = HERE / "horizon_histories"

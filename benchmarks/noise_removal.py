@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from noisesparse import convergence
-from noisesparse.config import make_run_config
+from noisesparse.measures import convergence
+from noisesparse.training.config import make_run_config
 from noisesparse.data.store import load
-from noisesparse.train import GroupTrainer
+from noisesparse.training.train import GroupTrainer
 
 SIGMAS = (0.0, 0.3, 0.8, 1.5)
 LRS = tuple(float(x) for x in os.environ.get("REMOVAL_LRS", "1e-3,1e-4").split(","))

@@ -2,7 +2,7 @@
 
 The rate: CPU milliseconds per member-step of our trainer on one thread (evaluation every
 log step included), measured by benchmarks/horizon.py at several widths and two input sizes
-and fitted as a + b * FLOPs-per-step (noisesparse.estimate.run_flops / steps). Each run then
+and fitted as a + b * FLOPs-per-step (noisesparse.pipeline.estimate.run_flops / steps). Each run then
 costs steps * rate; a group trains its members together, which this sums. Runs are
 deduplicated by the plan, so a run two studies share is counted once (the TOTAL row); a
 study's row counts all its runs. The Transformer runs are extrapolated from the same line.
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from noisesparse.estimate import run_flops
-from noisesparse.registry import build_plan
+from noisesparse.pipeline.estimate import run_flops
+from noisesparse.plan.registry import build_plan
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,7 +39,7 @@ def fitted_rate() -> tuple[float, float]:
 
 
 def dims(dataset: str) -> int:
-    from noisesparse.estimate import input_dim
+    from noisesparse.pipeline.estimate import input_dim
     return input_dim(dataset)
 
 

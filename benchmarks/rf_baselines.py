@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from noisesparse import receptive as RF
+from noisesparse.measures import receptive as RF
 from noisesparse.claims.receptive_fields import N_FIT, living
-from noisesparse.config import make_run_config
+from noisesparse.training.config import make_run_config
 from noisesparse.data import load as load_data
-from noisesparse.results import judgement
-from noisesparse.train import GroupTrainer
+from noisesparse.runs.results import judgement
+from noisesparse.training.train import GroupTrainer
 
 BASE = {"dataset": "natural_grey12_centred", "width": 256, "lr": 1e-3, "batch_size": 256,
         "log_every": 100, "eval_size": 1024, "steps": 6000}
@@ -95,7 +95,7 @@ def run_variant(name: str, steps: int, data: dict, tmp: Path) -> list[dict]:
 
 
 def _living_member(t: GroupTrainer, k: int, cfg) -> np.ndarray:
-    from noisesparse.model import SparseNet
+    from noisesparse.training.model import SparseNet
 
     one = SparseNet([cfg], t.x.shape[1], t.x.shape[1])
     one.load_state_dict({n: p[k:k + 1].detach() for n, p in t.model.named_parameters()})

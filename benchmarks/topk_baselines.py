@@ -27,12 +27,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from noisesparse import metrics as M
-from noisesparse import noise as N
+from noisesparse.measures import metrics as M
+from noisesparse.training import noise as N
 from noisesparse.data import store
-from noisesparse.registry import build_plan
+from noisesparse.plan.registry import build_plan
 from noisesparse.seeds import EVAL_NOISE
-from noisesparse.train import GroupTrainer
+from noisesparse.training.train import GroupTrainer
 
 
 def cpu_s() -> float:

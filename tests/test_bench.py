@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from noisesparse.bench import run
+from noisesparse.pipeline.bench import run
 
 
 def test_bench_writes_all_measurements(tmp_path):
@@ -25,7 +25,7 @@ def test_bench_times_the_compiled_trainer_beside_the_eager_one(tmp_path):
 
 
 def test_precision_check_compares_precisions_side_by_side(tmp_path):
-    from noisesparse.bench import precision_check
+    from noisesparse.pipeline.bench import precision_check
     rows = precision_check(device="cpu", steps=20, sigmas=(0.0, 0.8), width=16,
                            dataset="natural_grey6", precisions=("fp32", "bf16"),
                            out_dir=str(tmp_path))
@@ -44,6 +44,6 @@ def test_unknown_precision_is_a_clear_error():
     import torch
 
     from noisesparse.errors import ConfigError
-    from noisesparse.train import set_precision
+    from noisesparse.training.train import set_precision
     with pytest.raises(ConfigError, match="precision"):
         set_precision("fp8", torch.device("cpu"))

@@ -5,7 +5,7 @@ is worked out by hand beside it."""
 import pandas as pd
 import pytest
 
-from noisesparse.convergence import beats_zero_on
+from noisesparse.measures.convergence import beats_zero_on
 from noisesparse.claims import topk as C7
 from noisesparse.claims import verdict as V
 from noisesparse.claims.common import row

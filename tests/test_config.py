@@ -1,4 +1,4 @@
-"""Run configs (noisesparse.config), the registry's plans (noisesparse.registry) and the
+"""Run configs (noisesparse.training.config), the registry's plans (noisesparse.plan.registry) and the
 CLI's handling of a bad profile."""
 
 import dataclasses
@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from noisesparse import cli, paths
-from noisesparse.config import MEMBER_FIELDS, RunConfig, make_run_config
+from noisesparse.pipeline import cli
+from noisesparse import paths
+from noisesparse.training.config import MEMBER_FIELDS, RunConfig, make_run_config
 from noisesparse.data import dataset_spec
 from noisesparse.errors import ConfigError
-from noisesparse.registry import build_plan
+from noisesparse.plan.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {"dataset": "natural_grey6", "width": 16, "steps": 20, "batch_size": 32,
@@ -108,7 +109,7 @@ def test_every_real_field_must_be_finite(field, bad):
 def test_noise_refuses_a_non_finite_sigma():
     import torch
 
-    from noisesparse import noise
+    from noisesparse.training import noise
     for bad in (float("inf"), float("nan")):
         with pytest.raises(ConfigError, match="sigma must be finite"):
             noise.sample("gaussian", bad, (2, 3))
@@ -309,7 +310,8 @@ def test_non_numeric_fields_are_config_errors(field):
 
 def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypatch):
     """A truncated metrics.json used to raise a bare JSONDecodeError naming no file."""
-    from noisesparse import paths, results
+    from noisesparse import paths
+    from noisesparse.runs import results
     monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
     run = tmp_path / paths.run_dir("r1")
     run.mkdir(parents=True)
@@ -386,8 +388,8 @@ def test_the_studies_schema_names_an_unknown_key_or_a_wrong_type(tmp_path, monke
 
 
 def test_every_profile_and_the_studies_meet_their_schemas():
-    from noisesparse.registry import load_profile, profile_names
-    from noisesparse.schema import validate
+    from noisesparse.plan.registry import load_profile, profile_names
+    from noisesparse.plan.schema import validate
     for name in profile_names():
         load_profile(name)  # validates
     validate(yaml.safe_load((REPO / "config/studies.yaml").read_text()), "studies", "studies")
@@ -398,7 +400,7 @@ def test_init_option_keeps_every_default_run_id_and_names_the_other():
     import hashlib
     import json
 
-    from noisesparse.config import RunConfig
+    from noisesparse.training.config import RunConfig
     c = RunConfig(dataset="natural_grey6", width=16, sigma=0.8)
     old = {k: v for k, v in c.to_dict().items() if k != "init"}  # the hash before `init`
     assert c.hash == hashlib.sha256(json.dumps(old, sort_keys=True, default=str)
@@ -412,8 +414,8 @@ def test_init_option_keeps_every_default_run_id_and_names_the_other():
 
 
 def test_normal_init_draws_weights_at_one_over_fan_in_and_zero_biases():
-    from noisesparse.config import RunConfig
-    from noisesparse.model import SparseNet
+    from noisesparse.training.config import RunConfig
+    from noisesparse.training.model import SparseNet
     cfg = RunConfig(dataset="natural_grey6", width=512, init="normal")
     net = SparseNet([cfg], 144, 144)
     assert float(net.w1.detach().std()) == pytest.approx(144 ** -0.5, rel=0.02)
@@ -424,8 +426,8 @@ def test_normal_init_draws_weights_at_one_over_fan_in_and_zero_biases():
 
 
 def test_paper_lite_plans_the_departing_claims_at_the_papers_settings():
-    from noisesparse.estimate import estimate
-    from noisesparse.registry import build_plan
+    from noisesparse.pipeline.estimate import estimate
+    from noisesparse.plan.registry import build_plan
     plan = build_plan("paper-lite")
     assert set(plan.studies) == {"sigma_sweep", "shared_bias", "noise_removal",
                                  "preactivations", "robustness"}
@@ -442,7 +444,7 @@ def test_paper_lite_plans_the_departing_claims_at_the_papers_settings():
 
 
 def test_a_profile_that_extends_another_merges_its_vars_and_run_defaults(tmp_path, monkeypatch):
-    from noisesparse.registry import load_profile
+    from noisesparse.plan.registry import load_profile
     (tmp_path / "profiles").mkdir()
     shutil.copy(paths.config_dir() / "studies.yaml", tmp_path / "studies.yaml")
     shutil.copytree(paths.config_dir() / "schemas", tmp_path / "schemas")

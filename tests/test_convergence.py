@@ -1,4 +1,4 @@
-"""noisesparse.convergence on hand-built histories: convergence over the last 20% of training,
+"""noisesparse.measures.convergence on hand-built histories: convergence over the last 20% of training,
 and the zero predictor's gate. Every expected value is worked out by hand beside it."""
 
 import math
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from noisesparse import convergence as C
-from noisesparse import metrics as M
+from noisesparse.measures import convergence as C
+from noisesparse.measures import metrics as M
 
 
 def history(steps, **cols):
@@ -173,7 +173,8 @@ def test_results_are_judged_when_read_from_their_history(tmp_path, monkeypatch):
     loss its trainer recorded: nothing of the judgement is stored by training."""
     import json
 
-    from noisesparse import paths, results
+    from noisesparse import paths
+    from noisesparse.runs import results
     monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
     config = {"sigma": 0.8, "schedule": "linear", "ramp_start": 0.5, "steps": 2000}
     run = tmp_path / paths.run_dir("r1")

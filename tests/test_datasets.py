@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from _local_http import LocalServer
-from noisesparse.data import catalog, convmixer, download, formats
+from noisesparse.data import catalog, convmixer, formats, transfer
 from noisesparse.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,8 +76,8 @@ def wikitext_zip(train: str, valid: str) -> bytes:
 
 @pytest.fixture
 def server(monkeypatch):
-    monkeypatch.setattr(download, "BACKOFF_S", 0.0)
-    monkeypatch.delenv(download.MIRROR_ENV, raising=False)
+    monkeypatch.setattr(transfer, "BACKOFF_S", 0.0)
+    monkeypatch.delenv(transfer.MIRROR_ENV, raising=False)
     monkeypatch.delenv(convmixer.WEIGHTS_ENV, raising=False)
     with LocalServer() as s:
         yield s
@@ -128,7 +128,7 @@ def test_cifar10_downloads_parses_and_builds(server, project, tmp_path, capsys):
     blob, batches = cifar_archive(np.random.default_rng(0))
     server.files["/cifar-10-python.tar.gz"] = blob
     project(cifar10={"url": server.url("cifar-10-python.tar.gz"), "sha256": sha(blob)})
-    from noisesparse.cli import main
+    from noisesparse.pipeline.cli import main
     main(["data", "cifar10"])  # `noisesparse data cifar10`
     assert "data/processed/cifar10.pt" in capsys.readouterr().out
     d = catalog.load("cifar10")
@@ -229,7 +229,7 @@ def test_local_mirror_directory_serves_offline(server, project, tmp_path, monkey
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "cifar-10-python.tar.gz").write_bytes(blob)
-    monkeypatch.setenv(download.MIRROR_ENV, str(mirror))
+    monkeypatch.setenv(transfer.MIRROR_ENV, str(mirror))
     project(cifar10={"sha256": sha(blob)})  # the official URL, never contacted
     catalog.build("cifar10")
     assert catalog.load("cifar10")["x_test"].shape == (4, 3072) and server.log == []
@@ -401,7 +401,7 @@ def test_image_folder_patches_grey(project, tmp_path):
     catalog.build("mine", out=str(tmp_path / "again.pt"))  # seeded: the same data again
     again = torch.load(tmp_path / "again.pt", weights_only=True)
     assert torch.equal(again["x_train"], d["x_train"])
-    from noisesparse.estimate import input_dim
+    from noisesparse.pipeline.estimate import input_dim
     assert input_dim("mine") == 64
 
 

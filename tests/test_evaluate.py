@@ -4,9 +4,9 @@ living-neuron spread, and sparsity at x + E[noise] for non-zero-mean noise."""
 import pytest
 import torch
 
-from noisesparse.config import make_run_config
-from noisesparse.evaluate import activity_sums, evaluate
-from noisesparse.model import SparseNet
+from noisesparse.training.config import make_run_config
+from noisesparse.training.evaluate import activity_sums, evaluate
+from noisesparse.training.model import SparseNet
 
 
 def _net(b1, noise="gaussian", width=2):

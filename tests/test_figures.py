@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from noisesparse.cli import main
+from noisesparse.pipeline.cli import main
 from noisesparse.errors import ConfigError
-from noisesparse.registry import build_plan
+from noisesparse.plan.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -140,7 +140,7 @@ def test_replication_table_has_a_verdict_per_claim(plan, smoke_root):
     assert verdicts.set_index("claim").loc["10b", "figures"] == "F20"
     ref = pd.read_csv(smoke_root / "results/tables/F18.csv")
     # Every reference number of the data file appears beside ours.
-    from noisesparse.replication import load_reference
+    from noisesparse.claims.replication import load_reference
     n_ref = sum(len(c["values"]) for c in load_reference()["curves"])
     assert len(ref) == n_ref
     assert ref["paper_noisy_inputs"].notna().all()
@@ -231,7 +231,7 @@ def test_the_sensitivity_ladder_draws_f22_and_its_conclusions(smoke_root, monkey
     per departing claim with its table, F18 shows the conclusion beside each verdict, and
     the summary carries them under `sensitivity` in the shape the README generator reads."""
     from noisesparse.claims import LADDER
-    from noisesparse.summary import summarise
+    from noisesparse.report.summary import summarise
     monkeypatch.setenv("NOISESPARSE_ROOT", str(smoke_root))
     assert "F22" not in build_plan("smoke").figures  # drawn only beside the ladder
     plan = build_plan("smoke", ["sensitivity"])

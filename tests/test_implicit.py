@@ -1,4 +1,4 @@
-"""Claim 9's implicit loss terms (noisesparse.implicit) on hand-built networks: the excess
+"""Claim 9's implicit loss terms (noisesparse.measures.implicit) on hand-built networks: the excess
 noisy loss equals sigma^2 ||W2 D W1||_F^2 when no unit is near its threshold, a unit at its
 threshold gives the flip remainder worked by hand, and the Gram form is the Frobenius norm."""
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from noisesparse import implicit as I
-from noisesparse.config import make_run_config
-from noisesparse.model import SparseNet
+from noisesparse.measures import implicit as I
+from noisesparse.training.config import make_run_config
+from noisesparse.training.model import SparseNet
 
 Z = 4.0  # a Monte Carlo estimate is accepted within 4 of its standard errors (p ~ 6e-5)
 
@@ -206,7 +206,7 @@ def test_trainer_records_the_terms_for_relu_reconstruction_only(tmp_path, monkey
     from pathlib import Path
 
     from noisesparse.data import build, load
-    from noisesparse.train import GroupTrainer
+    from noisesparse.training.train import GroupTrainer
     monkeypatch.setenv("NOISESPARSE_ROOT", str(Path(__file__).resolve().parents[1]))
     data = load("natural_grey6", path=build("natural_grey6", out=str(tmp_path / "d.pt")))
     small = {"dataset": "natural_grey6", "width": 16, "steps": 20, "batch_size": 32,

@@ -1,4 +1,4 @@
-"""Checkpoints on SIGTERM (noisesparse.interrupt): a real training process, signalled while
+"""Checkpoints on SIGTERM (noisesparse.training.interrupt): a real training process, signalled while
 it trains, saves its state and exits with EXIT_INTERRUPTED; a second process resumes from
 that checkpoint and ends bit for bit where an uninterrupted process ends. Plus the interval
 setting, the demonstration hold and the CPU threads a job trains with."""
@@ -17,7 +17,7 @@ import torch
 
 from noisesparse.devices import cpu_threads
 from noisesparse.errors import ConfigError
-from noisesparse.interrupt import EXIT_INTERRUPTED, Checkpoints, hold_step, parse_every
+from noisesparse.training.interrupt import EXIT_INTERRUPTED, Checkpoints, hold_step, parse_every
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 3000  # long enough (a few seconds) to be signalled mid-run
@@ -26,9 +26,9 @@ STEPS = 3000  # long enough (a few seconds) to be signalled mid-run
 SCRIPT = textwrap.dedent(f"""
     import logging, sys
     import torch
-    from noisesparse.config import make_run_config
+    from noisesparse.training.config import make_run_config
     from noisesparse.data import build, load
-    from noisesparse.train import train_group
+    from noisesparse.training.train import train_group
     logging.basicConfig(level=logging.INFO, stream=sys.stdout)
     torch.set_num_threads(1)
     work = sys.argv[1]

@@ -285,7 +285,7 @@ def test_claim_8_recomputes_gelu_at_the_authors_threshold(monkeypatch):
     import torch
 
     import noisesparse.data as data
-    import noisesparse.results as results
+    import noisesparse.runs.results as results
 
     z = {"g0": [0.5, 0.2, -0.3, 0.005], "g8": [0.005, 0.02, -0.0001, 0.0]}
     net = lambda rid: types.SimpleNamespace(encode=lambda x: (None, torch.tensor([[z[rid]]])))

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from noisesparse import metrics as M
-from noisesparse.config import make_run_config
+from noisesparse.measures import metrics as M
+from noisesparse.training.config import make_run_config
 from noisesparse.errors import ConfigError
-from noisesparse.lm import text
-from noisesparse.lm.model import TransformerLM
-from noisesparse.lm.train import LMTrainer, train_lm_group
-from noisesparse.results import judgement
+from noisesparse.data import text
+from noisesparse.training.lm.model import TransformerLM
+from noisesparse.training.lm.train import LMTrainer, train_lm_group
+from noisesparse.runs.results import judgement
 
 
 def test_tokenizer_round_trips_any_text():
@@ -113,7 +113,7 @@ def test_training_writes_results_and_resumes_exactly(corpus, tmp_path):
     assert [r["status"] for r in recs] == ["ok", "ok"]
     rec = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert 0 <= rec["final"]["frac_active_clean_L1"] <= 1
-    # all-zero logits over the 256 byte values: log 256 (noisesparse.convergence)
+    # all-zero logits over the 256 byte values: log 256 (noisesparse.measures.convergence)
     assert rec["loss_zero"] == pytest.approx(math.log(256), rel=1e-6)
     hist = pd.read_csv(tmp_path / "a" / "history.csv")
     judged = judgement(rec, hist)  # when read, as results.load_final does
@@ -141,7 +141,7 @@ def test_text_dataset_needed(corpus):
 
 def test_the_mlp_trainer_refuses_a_transformer(corpus, tmp_path):
     """The CLI picks the trainer; called directly, the MLP's names the right one."""
-    from noisesparse.train import train_group
+    from noisesparse.training.train import train_group
     with pytest.raises(ConfigError, match="train_lm_group"):
         train_group([_cfg()], corpus, [str(tmp_path / "a")], device="cpu")
     assert not (tmp_path / "a").exists()

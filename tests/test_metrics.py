@@ -1,4 +1,4 @@
-"""The metric functions of noisesparse.metrics on small hand-built tensors.
+"""The metric functions of noisesparse.measures.metrics on small hand-built tensors.
 
 Every expected value below is worked out by hand in the comments next to it.
 """
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from noisesparse import metrics as M
+from noisesparse.measures import metrics as M
 
 T, F = True, False
 
@@ -226,7 +226,7 @@ def test_per_neuron_preactivation_summary():
 
 
 def test_expected_noise_is_the_shift_of_non_zero_mean_noise():
-    from noisesparse import noise as N
+    from noisesparse.training import noise as N
     # the mean of each noise at sigma 1.5: exponential's is sigma, Poisson's its rate sigma
     for kind, mean in {"gaussian": 0.0, "laplace": 0.0, "exponential": 1.5,
                        "poisson": 1.5}.items():
@@ -318,7 +318,7 @@ def test_accuracy():
 
 
 def test_same_setting_as_the_paper_needs_the_paper_profile_and_as_many_epochs():
-    from noisesparse.replication import same_setting
+    from noisesparse.claims.replication import same_setting
     assert same_setting("paper", 800.0, 800)
     assert not same_setting("paper", 800.0, 2800)          # the reference trained longer
     assert not same_setting("paper", 800.0, [800, 1000])   # it may have trained 1,000
@@ -329,7 +329,7 @@ def test_same_setting_as_the_paper_needs_the_paper_profile_and_as_many_epochs():
 
 
 def test_the_paper_epoch_keeps_the_partial_batch():
-    from noisesparse.train import paper_epoch_steps
+    from noisesparse.training.train import paper_epoch_steps
     assert paper_epoch_steps(50_000, 1024) == 49   # the paper's 49 steps per epoch
     assert paper_epoch_steps(2048, 128) == 16      # no partial batch
     assert paper_epoch_steps(2049, 128) == 17

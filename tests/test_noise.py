@@ -1,11 +1,11 @@
-"""Input noise (noisesparse.noise): distributions, seeding, validation, the sigma schedule."""
+"""Input noise (noisesparse.training.noise): distributions, seeding, validation, the sigma schedule."""
 
 import math
 
 import pytest
 import torch
 
-from noisesparse import noise as N
+from noisesparse.training import noise as N
 from noisesparse.errors import ConfigError
 
 KINDS = ("gaussian", "laplace", "exponential", "poisson")

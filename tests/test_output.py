@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from noisesparse import deps
+from noisesparse.plan import deps
 from noisesparse.output import fmt, json_number, save_torch, write_text, write_with
 
 

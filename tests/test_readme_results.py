@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from noisesparse.cli import main
+from noisesparse.pipeline.cli import main
 from noisesparse.errors import ConfigError
-from noisesparse.findings import (NOT_RECORDED, SENSITIVITY, fill, markdown_table, markers,
+from noisesparse.report.findings import (NOT_RECORDED, SENSITIVITY, fill, markdown_table, markers,
                                   readme_blocks, rows)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from noisesparse import receptive as R
+from noisesparse.measures import receptive as R
 from noisesparse.claims import receptive_fields as C6
 from noisesparse.claims.verdict import combine
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from noisesparse.errors import ConfigError
-from noisesparse.summary import compare, flatten, load_tolerances, study_numbers
+from noisesparse.report.summary import compare, flatten, load_tolerances, study_numbers
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = load_tolerances(REPO / "regression/tolerances.yaml")
@@ -157,7 +157,7 @@ def test_numbers_are_held_to_their_spread_over_seeds():
 
 
 def test_seed_spread_and_relative_spreads_by_hand():
-    from noisesparse.summary import relative_spreads, seed_spread
+    from noisesparse.report.summary import relative_spreads, seed_spread
     flat = flatten(_with_spread())
     assert relative_spreads(flat) == {"frac_active_clean": pytest.approx(0.1),
                                       "loss_clean": pytest.approx(0.1)}
@@ -195,7 +195,7 @@ def test_claims_hold_verdict_statement_and_figures_and_report_the_deciding_check
 
 
 def test_claim_entry_is_the_verdict_row_as_the_summary_keeps_it():
-    from noisesparse.summary import claim_entry
+    from noisesparse.report.summary import claim_entry
     r = {"claim": "1", "statement": "s", "verdict": "partly", "gates": "passed",
          "deciding": "(b): fail", "deciding_value": 1.23456789, "deciding_low": float("nan"),
          "deciding_high": None, "deciding_threshold": float("nan"), "figures": "F1 F2"}

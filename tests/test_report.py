@@ -17,8 +17,8 @@ import yaml
 import yte
 from docutils.core import publish_parts
 
-from noisesparse.landing import LANDING, deciding_number, landing_html
-from noisesparse.registry import build_plan
+from noisesparse.report.landing import LANDING, deciding_number, landing_html
+from noisesparse.plan.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "workflow/report/workflow.rst"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from noisesparse import deps
-from noisesparse.cli import dvc_yaml_dict
-from noisesparse.landing import LANDING
-from noisesparse.registry import build_plan
+from noisesparse.plan import deps
+from noisesparse.pipeline.cli import dvc_yaml_dict
+from noisesparse.report.landing import LANDING
+from noisesparse.plan.registry import build_plan
 from test_workflow import BIN, REPO, _dvc_project, _env, _project, _run
 
 SMK = str(BIN / "snakemake")
@@ -25,9 +25,10 @@ DVC = str(BIN / "dvc")
 
 def test_training_depends_on_the_code_that_defines_it():
     stages = dvc_yaml_dict("smoke")["stages"]
-    shared = {f"src/noisesparse/{m}.py" for m in ("noise", "metrics", "config")}
-    mlp = {f"src/noisesparse/{m}.py" for m in ("model", "train", "evaluate", "optim")}
-    lm = {"src/noisesparse/lm/model.py", "src/noisesparse/lm/train.py"}
+    shared = {f"src/noisesparse/{m}.py" for m in ("training/noise", "measures/metrics",
+                                                   "training/config", "training/loop")}
+    mlp = {f"src/noisesparse/training/{m}.py" for m in ("model", "train", "evaluate", "optim")}
+    lm = {"src/noisesparse/training/lm/model.py", "src/noisesparse/training/lm/train.py"}
     for name, st in stages.items():
         d = set(st["deps"])
         if name.startswith("train_"):
@@ -40,7 +41,7 @@ def test_training_depends_on_the_code_that_defines_it():
             assert not any("/data/" in p or "devices" in p or "paths" in p for p in d), name
             assert ("--precision tf32" in st["cmd"]) != ("pydoc_text" in name)
         elif name.startswith("data_"):
-            assert "src/noisesparse/model.py" not in d and "config/datasets.yaml" in d
+            assert "src/noisesparse/training/model.py" not in d and "config/datasets.yaml" in d
     # figures: their module, and reference.yaml where it is read (F1, F5, F18), not elsewhere
     assert "src/noisesparse/figures/weights.py" in stages["figure_F7"]["deps"]
     reads_ref = {n for n, st in stages.items() if deps.REFERENCE in st["deps"]}
@@ -51,9 +52,9 @@ def test_training_depends_on_the_code_that_defines_it():
 def test_declared_training_code_covers_what_training_imports():
     """The modules the trainer reaches are all declared, except those that change no number."""
     declared = set(deps.train_code("mlp"))
-    for mod in ("noisesparse.train", "noisesparse.evaluate", "noisesparse.model"):
+    for mod in ("noisesparse.training.train", "noisesparse.training.evaluate", "noisesparse.training.model"):
         for m in deps.imports(mod) - deps.NEUTRAL:
-            if not m.startswith(("noisesparse.lm", "noisesparse.data")):
+            if not m.startswith(("noisesparse.training.lm", "noisesparse.data")):
                 assert deps.files([m])[0] in declared, m
 
 
@@ -98,7 +99,7 @@ def _up_to_date_project(tmp_path: Path):
 def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_path):
     root, plan = _up_to_date_project(tmp_path)
 
-    model = root / "src/noisesparse/model.py"
+    model = root / "src/noisesparse/training/model.py"
     model.write_text(model.read_text() + "\n# a change to the model\n")
     later = time.time() + 5
     os.utime(model, (later, later))
@@ -130,11 +131,11 @@ def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_pat
 def test_changing_the_convergence_rule_retrains_nothing(tmp_path):
     """The convergence rule judges results when they are read: a new threshold re-draws
     the figures and the summary that read runs, and re-trains and rebuilds nothing."""
-    assert "src/noisesparse/convergence.py" not in deps.train_code("mlp")
-    assert "src/noisesparse/convergence.py" not in deps.train_code("transformer")
+    assert "src/noisesparse/measures/convergence.py" not in deps.train_code("mlp")
+    assert "src/noisesparse/measures/convergence.py" not in deps.train_code("transformer")
     root, _ = _up_to_date_project(tmp_path)
 
-    rule = root / "src/noisesparse/convergence.py"
+    rule = root / "src/noisesparse/measures/convergence.py"
     text = rule.read_text()
     assert text.count("\nREL_TOL = 0.10\n") == 1
     rule.write_text(text.replace("\nREL_TOL = 0.10\n", "\nREL_TOL = 0.05\n"))
@@ -227,8 +228,8 @@ def test_dvc_plan_for_another_profile_sets_params(tmp_path, profile):
 def test_metrics_json_records_provenance(tmp_path):
     import torch
 
-    from noisesparse.config import make_run_config
-    from noisesparse.train import GroupTrainer
+    from noisesparse.training.config import make_run_config
+    from noisesparse.training.train import GroupTrainer
     cfg = make_run_config({"dataset": "digits", "width": 8, "steps": 2, "batch_size": 16,
                            "eval_size": 32, "log_every": 1})
     g = torch.Generator().manual_seed(0)

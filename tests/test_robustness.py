@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from noisesparse import attacks as A
-from noisesparse import efficiency as E
-from noisesparse.config import make_run_config
+from noisesparse.measures import attacks as A
+from noisesparse.measures import efficiency as E
+from noisesparse.training.config import make_run_config
 from noisesparse.errors import ConfigError
-from noisesparse.model import SparseNet
+from noisesparse.training.model import SparseNet
 
 EPS = [0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.3, 0.6]
 
@@ -258,8 +258,8 @@ def test_f18_depends_on_the_tables_of_the_figures_it_reads(tmp_path, monkeypatch
     import shutil
     from pathlib import Path
 
-    from noisesparse.cli import dvc_yaml_dict
-    from noisesparse.registry import build_plan
+    from noisesparse.pipeline.cli import dvc_yaml_dict
+    from noisesparse.plan.registry import build_plan
     repo = Path(__file__).resolve().parents[1]
     plan = build_plan("smoke")
     reads = plan.figures["F18"]["inputs"]

@@ -1,11 +1,11 @@
-"""The SLURM profile and its pre-flight (noisesparse.slurm): the profile's requests come from
+"""The SLURM profile and its pre-flight (noisesparse.pipeline.slurm): the profile's requests come from
 the NOISESPARSE_SLURM_* settings, and a request no node can meet is named, with its limit."""
 
 from pathlib import Path
 
 import pytest
 
-from noisesparse.slurm import gpus, minutes, parse_sinfo, problems, profile_requests
+from noisesparse.pipeline.slurm import gpus, minutes, parse_sinfo, problems, profile_requests
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow/profiles/slurm/config.yaml"

@@ -1,4 +1,4 @@
-"""Batched-ensemble training (noisesparse.train, model, optim): a member of an ensemble
+"""Batched-ensemble training (noisesparse.training.train, model, optim): a member of an ensemble
 trains exactly as it would alone, resume from a checkpoint equals an uninterrupted run, a
 diverged member is recorded without stopping the others, and the ensemble optimiser is
 torch.optim's Adam and SGD."""
@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
-from noisesparse.config import make_run_config
+from noisesparse.training.config import make_run_config
 from noisesparse.data import build, load
 from noisesparse.errors import ConfigError
-from noisesparse.model import batched_linear
-from noisesparse.optim import EnsembleOptimizer, clip_coefs, grad_norms
-from noisesparse.results import judgement
-from noisesparse.train import (GroupTrainer, check_group, member_bytes, members_per_pass,
+from noisesparse.training.model import batched_linear
+from noisesparse.training.optim import EnsembleOptimizer, clip_coefs, grad_norms
+from noisesparse.runs.results import judgement
+from noisesparse.training.train import (GroupTrainer, check_group, member_bytes, members_per_pass,
                                train_group)
 
 from _host_syncs import HostSyncs
@@ -319,7 +319,7 @@ def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
     assert 0.0 <= rg["final"]["frac_active_clean"] <= 1.0
     # the zero predictor: outputs of zeros score the held-out inputs' mean square, clean
     # and noisy alike (both losses target the clean input); the relative error is the loss
-    # over it. Judged when read (noisesparse.convergence): the diverged run neither
+    # over it. Judged when read (noisesparse.measures.convergence): the diverged run neither
     # converged nor beats it.
     zero = float(data["x_test"].pow(2).mean())
     assert all(r["loss_zero"] == pytest.approx(zero, rel=1e-5) for r in records)
@@ -572,7 +572,7 @@ def test_grad_clip_zero_means_no_clipping():
 
 
 def test_topk_activation_on_hand_built_drives():
-    from noisesparse.model import topk_activation
+    from noisesparse.training.model import topk_activation
     pre = torch.tensor([[3.0, -1.0, 2.0, 0.5], [-1.0, -2.0, -3.0, -4.0]], requires_grad=True)
     out = topk_activation(pre, 2, "mask")
     assert torch.equal(out.detach(), torch.tensor([[3.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))

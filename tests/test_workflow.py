@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import _browser
-from noisesparse.cli import dvc_yaml_dict
-from noisesparse.registry import build_plan
+from noisesparse.pipeline.cli import dvc_yaml_dict
+from noisesparse.plan.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -2,7 +2,7 @@
 
 A replication of Bricken, Schaeffer, Olshausen & Kreiman, "Emergence of Sparse
 Representations from Noise" (ICML 2023). The library knows nothing of Snakemake or DVC;
-see `noisesparse.registry` for what the workflow runs.
+see `noisesparse.plan.registry` for what the workflow runs.
 """
 
 __version__ = "0.1.0"

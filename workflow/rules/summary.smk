@@ -1,8 +1,8 @@
 # The results in one JSON file: the verdict per claim and key numbers per study. DVC's
 # metrics file (`dvc metrics show / diff`), and what CI compares with regression/. Beside
 # it, the report's landing written from it (workflow/report/workflow.rst shows it first).
-from noisesparse.landing import LANDING
-from noisesparse.summary import SUMMARY
+from noisesparse.report.landing import LANDING
+from noisesparse.report.summary import SUMMARY
 
 
 rule summary:

@@ -1,6 +1,6 @@
 # One rule per training group: the runs of a group share data and shapes and train as one
 # batched ensemble, so a rule has several outputs, one directory per run. Its inputs are
-# the data and the source files that define training (noisesparse.deps): editing those
+# the data and the source files that define training (noisesparse.plan.deps): editing those
 # re-runs it; its command carries the precision, so changing that re-runs it too.
 import re
 

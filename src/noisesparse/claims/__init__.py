@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..registry import Plan
+from ..plan.registry import Plan
 from . import (dead_neurons, generality, mechanism, noise_removal, preactivations,
                receptive_fields, robustness_efficiency, sensitivity, shared_bias, sparsity,
                topk)

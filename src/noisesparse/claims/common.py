@@ -11,8 +11,8 @@ import pandas as pd
 
 from .. import paths
 from ..errors import ConfigError
-from ..registry import Plan
-from ..results import load_final
+from ..plan.registry import Plan
+from ..runs.results import load_final
 from .verdict import FAIL, PASS, RULE, Check, combine, deciding, flag, gate_summary
 
 

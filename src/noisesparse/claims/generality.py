@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..noise import is_zero_mean
+from ..training.noise import is_zero_mean
 from .common import converged_sigmas, finished, judged_sigma, row, seeds_note, study
 from .sensitivity import rung
 from .verdict import NOT_CONVERGED, Check, gated, paired, threshold_check
@@ -74,9 +74,9 @@ def at_threshold(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     for the authors' GELU threshold; unfinished runs are kept as they are."""
     import torch
 
-    from .. import metrics as M
+    from ..measures import metrics as M
     from ..data import load as load_data
-    from ..results import load_model
+    from ..runs.results import load_model
 
     out, test = runs.copy(), {}
     for i, r in out[out["status"] == "ok"].iterrows():

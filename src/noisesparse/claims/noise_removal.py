@@ -12,9 +12,9 @@ it densified while the noise was removed (after / before removal) is reported, n
 the paper's claim is that the network stays sparse, not that it stays exactly as sparse.
 
 Gates (claims/verdict.py): an annealed run counts as converged when its held phase
-plateaued before sigma moved (`held_converged`, noisesparse.convergence) and its final 20%, in
-the flat stretch at sigma 0, is flat (`converged`); the reference is the check's baseline,
-so it must have converged and beat the zero predictor.
+plateaued before sigma moved (`held_converged`, noisesparse.measures.convergence) and its
+final 20%, in the flat stretch at sigma 0, is flat (`converged`); the reference is the
+check's baseline, so it must have converged and beat the zero predictor.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..results import load_history
+from ..runs.results import load_history
 from .common import converged_sigmas, row, study, sweep
 from .ladder import travelled
 from .sensitivity import rung

@@ -1,7 +1,7 @@
 """Claim 9: noise adds implicit loss terms (the ICML version's theory), judged two ways:
 each neuron's pre-activation distribution over the data shifts negative and widens as sigma
 grows, and the terms themselves, computed exactly from every trained network
-(noisesparse.implicit): the first-order penalty sigma^2 ||W2 D W1||_F^2, split into its
+(noisesparse.measures.implicit): the first-order penalty sigma^2 ||W2 D W1||_F^2, split into its
 diagonal (variance: sparsity) and overlap (specialisation) parts, and the remainder that
 units flipping under the noise leave (margin)."""
 

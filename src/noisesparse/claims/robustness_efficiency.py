@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..efficiency import multiply_adds
-from ..results import load_final
+from ..measures.efficiency import multiply_adds
+from ..runs.results import load_final
 from .common import converged_sigmas, figure_table, finished, row, seeds_note, sweep
 from .sensitivity import rung
 from .shared_bias import explained_variance

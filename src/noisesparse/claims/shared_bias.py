@@ -29,7 +29,7 @@ CRITERION = (
 
 
 def explained_variance(df: pd.DataFrame) -> pd.Series:
-    """1 - loss / Var, Var the zero predictor's loss (noisesparse.convergence)."""
+    """1 - loss / Var, Var the zero predictor's loss (noisesparse.measures.convergence)."""
     return 1 - df["loss_clean"] / df["loss_zero_clean"]
 
 

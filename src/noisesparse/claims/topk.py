@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..convergence import LOSS_FLOOR_SHARE, beats_zero_on
+from ..measures.convergence import LOSS_FLOOR_SHARE, beats_zero_on
 from .common import row, study, sweep
 from .verdict import (FAIL, INCONCLUSIVE, NOT_MEASURED, PASS, Check, compare, fmt_interval,
                       gated, judge_converged, threshold_check)

@@ -6,7 +6,7 @@ hand-built inputs (tests/test_verdict.py).
 
 - A **check** is one sub-claim: its outcome, whether it is essential, and what was measured.
 - **Gates**: a check whose runs have not converged (`converged`, judged when results are
-  read: noisesparse.convergence) is "not converged"; one that compares with a baseline that
+  read: noisesparse.measures.convergence) is "not converged"; one that compares with a baseline that
   does not beat the zero predictor (`beats_zero_predictor`) is "baseline failed". Neither
   is a pass or a failure.
 - **Intervals**: a compared quantity is given per seed; its mean carries a two-sided 95%

@@ -45,7 +45,7 @@ KINDS = {
                         embedded.natural_patches),
     "digits": ({"test_fraction", "seed"}, embedded.digits),
     "text": ({"source", "val_fraction", "url", "sha256", "mirrors"}, _text),
-    # Downloaded datasets (data/download.py fetches into data/raw/, checked by sha256).
+    # Downloaded datasets (data/transfer.py fetches into data/raw/, checked by sha256).
     "cifar10": ({"url", "sha256", "mirrors"}, _downloaded("cifar10")),
     "mnist": ({"base_url", "files", "mirrors"}, _downloaded("mnist")),
     # Latents of any CIFAR-format [3, 32, 32] dataset (`source`) under the authors' ConvMixer.

@@ -126,7 +126,7 @@ def embed(images, weights_path: str | os.PathLike, device="cpu", batch: int = 50
 def weights_file(weights: dict | None, progress: bool = True) -> str:
     """Local path of the checked ConvMixer weights: $NOISESPARSE_CONVMIXER_WEIGHTS if set,
     else downloaded (via fetch, so $NOISESPARSE_MIRROR applies) into data/raw/."""
-    from .download import fetch, raw_path, sha256_file, _file_name
+    from .transfer import fetch, raw_path, sha256_file, _file_name
 
     weights = weights or {}
     sha = weights.get("sha256")

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..lm.text import VOCAB, pydoc_corpus, split_tokens
+from .text import VOCAB, pydoc_corpus, split_tokens
 from .downloaded import wikitext103
 
 

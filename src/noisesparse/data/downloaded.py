@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from . import formats
-from .download import _file_name, fetch, raw_path
+from .transfer import _file_name, fetch, raw_path
 
 
 def _need(kind: str, **values) -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FormatStrFormatter, LogLocator
 
-from ..replication import load_reference
-from ..results import load_final, load_history
+from ..claims.replication import load_reference
+from ..runs.results import load_final, load_history
 from . import style as S
 
 ACTIVE = ["frac_active_clean", "frac_active_noisy"]
@@ -146,7 +146,7 @@ def f3_datasets(plan, fig_id, title):
 
 
 def f4_noise(plan, fig_id, title):
-    from ..noise import is_zero_mean
+    from ..training.noise import is_zero_mean
 
     def shifted(df):  # zero-mean noise: x + E[noise] is x, the clean value
         df = df.copy()
@@ -296,7 +296,7 @@ FAILED_LABEL = "×: failed to train (MSE ≥ zero predictor's)"
 def _failed(df: pd.DataFrame) -> pd.DataFrame:
     """failed_<inputs>: 1 where a run does not beat the zero predictor on those inputs, 0
     where it does (convergence.beats_zero_on)."""
-    from ..convergence import beats_zero_on
+    from ..measures.convergence import beats_zero_on
     out = df.copy()
     for ev in ("clean", "noisy"):
         beats = beats_zero_on(out, ev)

@@ -1,4 +1,4 @@
-"""F21: claim 9's implicit loss terms (noisesparse.implicit), measured on every trained
+"""F21: claim 9's implicit loss terms (noisesparse.measures.implicit), measured on every trained
 network: how much of the excess noisy loss the first-order penalty's diagonal and overlap
 parts explain per σ, the trade-off over training, and the same for the shared-bias network."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import ConfigError
-from ..results import load_final, load_history
+from ..runs.results import load_final, load_history
 from . import style as S
 
 TERMS = ["implicit_excess", "implicit_excess_se", "implicit_diag", "implicit_overlap",

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import attacks as A
-from .. import efficiency as E
+from ..measures import attacks as A
+from ..measures import efficiency as E
 from ..data import load as load_data
-from ..registry import resolve
-from ..results import load_final, load_model
+from ..plan.registry import resolve
+from ..runs.results import load_final, load_model
 from . import style as S
 
 EPS_LABEL = "attack radius ε (input units)"

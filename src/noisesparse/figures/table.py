@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import conclusions, verdicts
-from ..replication import active_counts_table, load_reference, reference_table
+from ..claims.replication import active_counts_table, load_reference, reference_table
 from . import style as S
 
 

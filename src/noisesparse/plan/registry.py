@@ -16,10 +16,10 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
-from .config import RunConfig, check_keys, make_run_config
-from .data import dataset_spec, sources
-from .errors import ConfigError
+from .. import paths
+from ..training.config import RunConfig, check_keys, make_run_config
+from ..data import dataset_spec, sources
+from ..errors import ConfigError
 from .schema import validate
 
 # The figure whose table holds the verdicts per claim. The summary computes the same
@@ -94,7 +94,7 @@ class Plan:
     def step_deps(self, group: str | None = None, figure: str | None = None,
                   dataset: str | None = None) -> list[str]:
         """Source and config files a step's result depends on besides its data and runs
-        (noisesparse.deps); Snakemake's inputs and DVC's deps both list them. No argument:
+        (noisesparse.plan.deps); Snakemake's inputs and DVC's deps both list them. No argument:
         the summary step's."""
         from . import deps
         if group is not None:

@@ -1,4 +1,5 @@
-"""Downloading and unpacking the datasets that do not ship with a package.
+"""Moving files in: downloading and unpacking the datasets that do not ship with a package
+(the builders of those datasets are downloaded.py).
 
 `fetch` streams a URL to `<dest>.part`, resumes a partial file with an HTTP Range request
 where the server allows it (and starts over where it does not), retries with exponential

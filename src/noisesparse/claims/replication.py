@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import paths
-from .errors import ConfigError
-from .registry import Plan, resolve
-from .results import load_final
+from .. import paths
+from ..errors import ConfigError
+from ..plan.registry import Plan, resolve
+from ..runs.results import load_final
 
 
 def load_reference() -> dict:
@@ -110,10 +110,10 @@ def active_counts_table(plan: Plan) -> pd.DataFrame:
     over the first 256. Fractions of the width compare across widths."""
     import torch
 
-    from . import metrics as M
-    from .data import load as load_data
-    from .noise import sample
-    from .results import load_model
+    from ..measures import metrics as M
+    from ..data import load as load_data
+    from ..training.noise import sample
+    from ..runs.results import load_model
 
     ref = load_reference()["active_counts_raw_cifar10"]
     paper_width = 10_000  # the paper's "Active neurons (of 10,000)"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths
-from .convergence import hold_step, judge_run
-from .errors import ConfigError
+from .. import paths
+from ..measures.convergence import hold_step, judge_run
+from ..errors import ConfigError
 
 
 def _run_file(run_id: str, name: str) -> Path:
@@ -58,7 +58,7 @@ def _read_history(run_id: str) -> pd.DataFrame:
 
 
 def judgement(rec: dict, history: pd.DataFrame) -> dict:
-    """A run's judgement (noisesparse.convergence: convergence, the held phase of an
+    """A run's judgement (noisesparse.measures.convergence: convergence, the held phase of an
     annealed run, the zero predictor), from its record and its history, None as NaN."""
     out = judge_run(history, rec["status"], rec["final"].get("loss_clean"), rec["loss_zero"],
                     hold_step(rec["config"]))
@@ -99,8 +99,8 @@ def load_model(run_id: str):
     weights or activations (receptive fields, pre-activations, reconstructions)."""
     import torch
 
-    from .config import make_run_config
-    from .model import SparseNet
+    from ..training.config import make_run_config
+    from ..training.model import SparseNet
 
     path = _run_file(run_id, "model.pt")
     try:

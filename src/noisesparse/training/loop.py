@@ -1,6 +1,6 @@
 """The training skeleton both trainers share (train.GroupTrainer, the one-hidden-layer
 ensemble; lm.train.LMTrainer, the Transformer): the step loop with its progress bar,
-resuming from a checkpoint, checkpoints as noisesparse.interrupt says, the log steps, and
+resuming from a checkpoint, checkpoints as noisesparse.training.interrupt says, the log steps, and
 writing a finished run (history.csv, model.pt, metrics.json, one log line). A trainer
 supplies only its step, its evaluation at a log step and its state.
 """
@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .interrupt import Checkpoints
-from .output import fmt, json_number, save_torch, write_text
-from .provenance import environment
+from ..output import fmt, json_number, save_torch, write_text
+from ..provenance import environment
 
 log = logging.getLogger("noisesparse")
 
@@ -49,7 +49,7 @@ class TrainingLoop:
 
     def fit(self, ckpt_path: str | None = None, ckpt_every: str | None = None,
             progress: bool = True, stop_after: int | None = None) -> None:
-        """Train to `steps`, checkpointing as noisesparse.interrupt says (`ckpt_every`: its
+        """Train to `steps`, checkpointing as noisesparse.training.interrupt says (`ckpt_every`: its
         setting, e.g. "500steps"; default $NOISESPARSE_CHECKPOINT_EVERY or 120 s), metrics
         logged at step 0, every `log_every` steps and at the end. `stop_after` ends early
         (tests of interruption and resume)."""

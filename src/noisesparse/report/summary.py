@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
-from .output import write_text
+from ..errors import ConfigError
+from ..output import write_text
 
 SUMMARY = "results/summary.json"
 TOLERANCES = "regression/tolerances.yaml"
@@ -28,7 +28,8 @@ TOLERANCES = "regression/tolerances.yaml"
 KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
 SD = "_sd"  # suffix of a metric's standard deviation over the seeds of a setting
 DIGITS = 6  # significant digits kept: enough for any tolerance, stable to read
-# Counts of finished runs that fail a check (noisesparse.convergence), by the check's column.
+# Counts of finished runs that fail a check (noisesparse.measures.convergence), by the
+# check's column.
 CHECK_COUNTS = {"converged": "unconverged", "beats_zero_predictor": "no_better_than_zero"}
 
 
@@ -44,16 +45,16 @@ def _setting(row, varying: list[str]) -> str:
 
 
 def _count_false(g, column: str) -> dict:
-    """{column's summary key: how many runs have it False} (noisesparse.convergence)."""
+    """{column's summary key: how many runs have it False} (noisesparse.measures.convergence)."""
     return {CHECK_COUNTS[column]: int(g[column].eq(False).sum())}
 
 
 def study_numbers(df) -> dict:
     """Runs, diverged runs, of the finished ones how many had not converged and how many
-    do not beat the zero predictor (noisesparse.convergence), and per setting (the config
+    do not beat the zero predictor (noisesparse.measures.convergence), and per setting (the config
     fields the study varies, seeds averaged) the mean of KEY_METRICS over the runs that
     finished and how many of them had not converged."""
-    from .config import RunConfig
+    from ..training.config import RunConfig
     fields = [f for f in RunConfig.__dataclass_fields__ if f != "seed" and f in df.columns]
     varying = [f for f in fields if df[f].astype(str).nunique() > 1]
     out = {"runs": int(len(df)), "diverged": int((df["status"] == "diverged").sum())}
@@ -83,8 +84,8 @@ def claim_entry(r: dict) -> dict:
 def summarise(plan, table=None) -> dict:
     """The summary of a plan's results; `table`: its verdicts (claims.verdicts), when the
     caller has them already."""
-    from .claims import conclusions, verdicts
-    from .results import load_final
+    from ..claims import conclusions, verdicts
+    from ..runs.results import load_final
     rows = (verdicts(plan) if table is None else table).to_dict("records")
     return {
         "profile": plan.profile,

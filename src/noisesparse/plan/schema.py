@@ -15,9 +15,9 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from . import paths
-from .config import check_keys
-from .errors import ConfigError
+from .. import paths
+from ..training.config import check_keys
+from ..errors import ConfigError
 
 NAMES = ("profile", "studies", "params")
 

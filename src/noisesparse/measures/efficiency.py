@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 METHODS = ("dense", "gather", "csr")
 # CSR matmuls are "beta" in PyTorch; their results are checked against dense ones (tests).

@@ -15,22 +15,25 @@ import ast
 import functools
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parent
+PKG = Path(__file__).resolve().parents[1]  # the package (this module is in pipeline/)
 SRC = "src/noisesparse"  # where the package's source lives in the project
 # Where and how, not what: paths, error types, device choice and locks, provenance records,
 # this module, the CLI, the package marker, the config schemas' checker (a config either
 # passes it unchanged or stops the plan). A change there cannot change a result.
-# noisesparse.output too: it writes files atomically and puts each value into JSON as the
-# float it is (NaN and infinities as null, JSON having no number for them), so every
+# noisesparse.output too: it writes files atomically and puts each value into JSON as
+# the float it is (NaN and infinities as null, JSON having no number for them), so every
 # step's code reaches it but none of its numbers depend on it (tests/test_output.py holds
 # it to that); tracking it would retrain everything for a change to how a file is renamed.
-# noisesparse.interrupt likewise: when a trainer checkpoints and how it stops on SIGTERM,
-# never what it computes (a resumed run equals an uninterrupted one bit for bit:
-# tests/test_interrupt.py).
-NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors", "noisesparse.devices",
-           "noisesparse.provenance", "noisesparse.deps", "noisesparse.cli",
-           "noisesparse.__main__", "noisesparse.output", "noisesparse.schema",
-           "noisesparse.interrupt"}
+# noisesparse.training.interrupt likewise: when a trainer checkpoints and how it stops on
+# SIGTERM, never what it computes (a resumed run equals an uninterrupted one bit for bit:
+# tests/test_interrupt.py). The subpackages' markers are empty.
+NEUTRAL = {"noisesparse", "noisesparse.paths", "noisesparse.errors",
+           "noisesparse.devices", "noisesparse.provenance",
+           "noisesparse.plan.deps", "noisesparse.pipeline.cli", "noisesparse.__main__",
+           "noisesparse.output", "noisesparse.plan.schema",
+           "noisesparse.training.interrupt", "noisesparse.training", "noisesparse.measures",
+           "noisesparse.runs", "noisesparse.pipeline", "noisesparse.report",
+           "noisesparse.plan"}
 REFERENCE = "config/reference.yaml"
 
 
@@ -105,7 +108,8 @@ def train_code(arch: str) -> list[str]:
     optimiser, evaluation and metrics (the language model's own for a Transformer)."""
     # Training reads the built dataset (the data step's output), not the code that built
     # it. The CLI picks the trainer by architecture; neither imports the other.
-    trainer = "noisesparse.lm.train" if arch == "transformer" else "noisesparse.train"
+    trainer = ("noisesparse.training.lm.train" if arch == "transformer"
+               else "noisesparse.training.train")
     return files(closure(trainer, stop=("noisesparse.data",)))
 
 
@@ -134,11 +138,11 @@ def _figure_modules() -> dict[str, str]:
 
 def figure_code(fig: str) -> list[str]:
     """A figure's module and what it imports, plus config/reference.yaml where the module
-    reads the paper's reference numbers (through noisesparse.replication)."""
+    reads the paper's reference numbers (through noisesparse.claims.replication)."""
     mods = closure(_figure_modules()[fig], stop=("noisesparse.data",))
-    return files(mods) + ([REFERENCE] if "noisesparse.replication" in mods else [])
+    return files(mods) + ([REFERENCE] if "noisesparse.claims.replication" in mods else [])
 
 
 def summary_code() -> list[str]:
-    mods = closure("noisesparse.summary", stop=("noisesparse.data",))
+    mods = closure("noisesparse.report.summary", stop=("noisesparse.data",))
     return files(mods) + [REFERENCE]

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import make_run_config
-from .train import GroupTrainer, set_precision
+from ..training.config import make_run_config
+from ..training.train import GroupTrainer, set_precision
 
 
 def device_name(dev: torch.device) -> str:
@@ -167,7 +167,7 @@ def precision_check(device: str = "auto", steps: int = 2000, sigmas=(0.0, 0.3, 0
     same data) in each precision: final fraction active and loss side by side."""
     import tempfile
 
-    from .data import build, load
+    from ..data import build, load
     dev = _device(device)
     with tempfile.TemporaryDirectory() as tmp:
         data = load(dataset, build(dataset, out=f"{tmp}/{dataset}.pt"))

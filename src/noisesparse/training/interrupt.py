@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .errors import ConfigError
-from .output import save_torch
+from ..errors import ConfigError
+from ..output import save_torch
 
 log = logging.getLogger("noisesparse")
 EVERY_ENV, HOLD_ENV = "NOISESPARSE_CHECKPOINT_EVERY", "NOISESPARSE_HOLD_AT"

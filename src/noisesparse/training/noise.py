@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 ZERO_MEAN = {"gaussian": True, "laplace": True, "exponential": False, "poisson": False}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import ConfigError
-from .output import write_text
+from ..errors import ConfigError
+from ..output import write_text
 
 # The profiles whose summaries are committed under regression/ and shown in the README.
 README_PROFILES = ("quick", "long")

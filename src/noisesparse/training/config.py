@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 ACTIVATIONS = ("relu", "gelu", "sigmoid", "tanh", "elu")
 TASKS = ("reconstruction", "classification", "language_model")

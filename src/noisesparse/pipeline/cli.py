@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
-from .errors import ConfigError
+from .. import paths
+from ..errors import ConfigError
 
 log = logging.getLogger("noisesparse")
 DVC_YAML = "dvc.yaml"
@@ -21,7 +21,7 @@ DVC_YAML = "dvc.yaml"
 def _params() -> dict:
     """params.yaml, checked against config/schemas/params.schema.yaml (as the Snakefile
     checks Snakemake's config)."""
-    from .schema import validate
+    from ..plan.schema import validate
     p = paths.root() / "params.yaml"
     params = (yaml.safe_load(p.read_text()) or {}) if p.exists() else {}
     if params:
@@ -34,12 +34,12 @@ def default_profile() -> str:
 
 
 def default_extras() -> tuple[str, ...]:
-    from .registry import parse_extras
+    from ..plan.registry import parse_extras
     return parse_extras(_params().get("with"))
 
 
 def cmd_plan(args):
-    from .registry import build_plan
+    from ..plan.registry import build_plan
     plan = build_plan(args.profile, args.extras)
     if args.json:
         json.dump(plan.to_dict(), sys.stdout, indent=1)
@@ -117,10 +117,10 @@ def dvc_yaml_dict(profile: str, extras=()) -> dict:
     training group and figure, and the summary (DVC metrics), with the same commands,
     inputs and output paths as the Snakefile (both read the registry's plan); the curve
     tables as DVC plots."""
-    from . import summary
-    from .data import sources
-    from .landing import LANDING
-    from .registry import build_plan
+    from ..report import summary
+    from ..data import sources
+    from ..report.landing import LANDING
+    from ..plan.registry import build_plan
     plan = build_plan(profile, extras)
     d = plan.to_dict()
     stages = {}
@@ -204,11 +204,11 @@ def cmd_dvc_plan(args):
 
 def cmd_summary(args):
     """The summary (--out), and the report's landing written from it (landing.LANDING)."""
-    from . import summary
-    from .claims import verdicts
-    from .landing import LANDING, landing_html
-    from .output import write_text
-    from .registry import build_plan
+    from ..report import summary
+    from ..claims import verdicts
+    from ..report.landing import LANDING, landing_html
+    from ..output import write_text
+    from ..plan.registry import build_plan
     plan = build_plan(args.profile, args.extras)
     table = verdicts(plan)
     result = summary.summarise(plan, table)
@@ -220,8 +220,8 @@ def cmd_summary(args):
 def cmd_regress(args):
     """The CI check: every output of the plan's figures exists, and the summary agrees with
     the committed one within the declared tolerances."""
-    from . import summary
-    from .registry import build_plan
+    from ..report import summary
+    from ..plan.registry import build_plan
     plan = build_plan(args.profile, args.extras)
     root = paths.root()
     missing = [o for info in plan.figures.values() for o in info["outputs"]
@@ -247,7 +247,7 @@ def cmd_regress(args):
 
 def cmd_readme_results(args):
     """README.md's results tables from the committed summaries (regression/<profile>.json)."""
-    from .findings import README_PROFILES, update_readme
+    from ..report.findings import README_PROFILES, update_readme
     ok = update_readme(paths.root(), check=args.check)
     profiles = ", ".join(f"regression/{p}.json" for p in README_PROFILES)
     if args.check and not ok:
@@ -270,16 +270,16 @@ def cmd_slurm_check(args):
 
 
 def cmd_data(args):
-    from .data import build
+    from ..data import build
     print(build(args.name))
 
 
 def cmd_train(args):
     import torch
 
-    from .data import load
-    from .devices import cpu_threads
-    from .registry import build_plan
+    from ..data import load
+    from ..devices import cpu_threads
+    from ..plan.registry import build_plan
     torch.set_num_threads(cpu_threads(args.threads))  # the CPUs this job was given
     log.info("%d CPU thread(s)", torch.get_num_threads())
     plan = build_plan(args.profile, args.extras)
@@ -291,22 +291,22 @@ def cmd_train(args):
     device, progress = args.device or plan.device, not args.no_progress
     compiled = plan.compile if args.compile is None else args.compile
     if configs[0].arch == "transformer":  # the language model has its own trainer
-        from .lm.train import train_lm_group
+        from ..training.lm.train import train_lm_group
         if compiled:
             log.info("torch.compile covers the one-hidden-layer network only: the "
                      "Transformer group %s trains eagerly", args.group)
         train_lm_group(configs, data, out_dirs, paths.partial_dir(args.group), device, progress,
                        ckpt_every=args.checkpoint_every)
         return
-    from .train import train_group
+    from ..training.train import train_group
     train_group(configs, data, out_dirs, ckpt_path=paths.partial_ckpt(args.group),
                 device=device, progress=progress, ckpt_every=args.checkpoint_every,
                 precision=args.precision or plan.precision, compile=compiled)
 
 
 def cmd_figure(args):
-    from .figures import draw
-    from .registry import build_plan
+    from ..figures import draw
+    from ..plan.registry import build_plan
     plan = build_plan(args.profile, args.extras)
     if args.figure not in plan.figures:
         raise ConfigError(f"unknown figure {args.figure!r}; the registry has "
@@ -430,7 +430,7 @@ def main(argv=None):
         if getattr(args, "profile", "x") is None:
             args.profile = default_profile()
         if hasattr(args, "extras"):
-            from .registry import parse_extras
+            from ..plan.registry import parse_extras
             args.extras = default_extras() if args.extras is None else parse_extras(args.extras)
         if os.environ.get("DVC_STAGE") and hasattr(args, "profile"):
             _dvc_guard(args.profile)

@@ -48,7 +48,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 NORMS = ("linf", "l2")
 

@@ -14,18 +14,18 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import implicit
-from . import metrics as M
+from ..measures import implicit
+from ..measures import metrics as M
 from . import noise as N
 from .config import MEMBER_FIELDS, RunConfig
-from .devices import acquire, free_bytes
-from .errors import ConfigError
+from ..devices import acquire, free_bytes
+from ..errors import ConfigError
 from .evaluate import activity_sums, evaluate
 from .loop import TrainingLoop, write_run
 from .model import SparseNet
 from .optim import EnsembleOptimizer
-from .output import save_torch
-from .seeds import BATCH_ORDER, TRAIN_NOISE
+from ..output import save_torch
+from ..seeds import BATCH_ORDER, TRAIN_NOISE
 
 log = logging.getLogger("noisesparse")
 CKPT_VERSION = 1
@@ -276,8 +276,8 @@ class GroupTrainer(TrainingLoop):
         return res
 
     def zero_predictor_loss(self) -> float:
-        """The trivial predictor's loss on the held-out inputs, which noisesparse.convergence
-        judges the run against when its results are read. The noisy loss has the same target
+        """The trivial predictor's loss on the held-out inputs, which
+        noisesparse.measures.convergence judges the run against when its results are read. The noisy loss has the same target
         (the clean input, or the label), so it is also its value on noisy inputs."""
         recon = self.c0.task == "reconstruction"
         return M.zero_predictor(self.c0.task, self.model.target(self.x_test) if recon
