@@ -14,7 +14,7 @@ from noisesparse.pipeline import cli
 from noisesparse import paths
 from noisesparse.training.config import MEMBER_FIELDS, RunConfig, make_run_config
 from noisesparse.data import dataset_spec
-from noisesparse.errors import ConfigError
+from noisesparse.errors import ConfigError, MissingResults
 from noisesparse.plan.registry import build_plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -324,15 +324,18 @@ def test_truncated_metrics_json_names_the_file_and_what_to_do(tmp_path, monkeypa
                          (json.dumps({"run_id": "r1"}),
                           "missing status, config, final, loss_zero")]:
         (run / "metrics.json").write_text(damaged)
-        with pytest.raises(ConfigError) as e:
+        with pytest.raises(MissingResults) as e:  # a ConfigError: the CLI says it plainly
             results.load_record("r1")
         msg = str(e.value)
         assert f"{run / 'metrics.json'} is damaged ({why}" in msg
         assert "delete results/runs/r1" in msg and "snakemake --cores 2" in msg
     (run / "metrics.json").write_text(text)
     (run / "history.csv").write_text("")
-    with pytest.raises(ConfigError, match="history.csv is damaged"):
+    with pytest.raises(MissingResults, match="history.csv is damaged"):
         results.load_history(["r1"])
+    with pytest.raises(MissingResults, match="results of run r2 are missing"):
+        results.load_record("r2")
+    assert issubclass(MissingResults, ConfigError)
 
 
 @pytest.mark.parametrize("value,error", [
@@ -463,3 +466,24 @@ def test_a_profile_that_extends_another_merges_its_vars_and_run_defaults(tmp_pat
         load_profile("loop")
     with pytest.raises(ConfigError, match="unknown profile 'nowhere'"):
         load_profile("orphan")
+
+
+def test_a_noise_schedule_written_in_steps_is_the_fraction_it_means():
+    steps = make_run_config({"steps": 7500, "schedule": "linear", "sigma_end": 0.0,
+                             "ramp_start_step": 4000, "ramp_end_step": 6000})
+    fractions = make_run_config({"steps": 7500, "schedule": "linear", "sigma_end": 0.0,
+                                 "ramp_start": 0.5333333333333333, "ramp_end": 0.8})
+    assert steps == fractions and steps.hash == fractions.hash  # the same run, trained once
+    with pytest.raises(ConfigError, match="ramp_end_step must be a step between 0 and steps "
+                                          r"\(100\), got 101"):
+        make_run_config({"steps": 100, "ramp_end_step": 101})
+    with pytest.raises(ConfigError, match="give ramp_start .* or ramp_start_step, not both"):
+        make_run_config({"steps": 100, "ramp_start": 0.5, "ramp_start_step": 50})
+
+
+def test_an_optional_study_without_its_vars_names_the_profiles_that_run_it():
+    with pytest.raises(ConfigError, match=r"study sens_width, switched on by `with`, needs "
+                       r"\$sens_widths, which profile quick does not set: run it with a "
+                       r"profile that does \(long, smoke\), e.g. `snakemake --cores 2 "
+                       r"--config profile=long with=sensitivity`"):
+        build_plan("quick", ["sensitivity"])

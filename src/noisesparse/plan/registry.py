@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,6 +201,24 @@ def _expand(name: str, study: dict, defaults: dict, vars_: dict) -> list[RunConf
     return runs
 
 
+def _expand_switched(name: str, study: dict, defaults: dict, vars_: dict, profile: str,
+                     switch: str | None) -> list[RunConfig]:
+    """_expand; for an optional study switched on by `with` (its word: `switch`) whose $vars
+    this profile does not set, an error that says which profiles run it."""
+    try:
+        return _expand(name, study, defaults, vars_)
+    except ConfigError as e:
+        missing = re.search(r"\$(\w+)(?:\.\d+)? is not defined", str(e))
+        if not (switch and missing):
+            raise
+        var = missing.group(1)
+        where = [p for p in profile_names() if var in (load_profile(p).get("vars") or {})]
+        raise ConfigError(f"study {name}, switched on by `with`, needs ${var}, which profile "
+                          f"{profile} does not set: run it with a profile that does "
+                          f"({', '.join(where) or 'none'}), e.g. `snakemake --cores 2 --config "
+                          f"profile={where[0] if where else '<profile>'} with={switch}`") from None
+
+
 def _group_id(members: list[RunConfig]) -> str:
     c = members[0]
     h = hashlib.sha256("".join(m.hash for m in members).encode()).hexdigest()[:10]
@@ -265,7 +284,8 @@ def build_plan(profile: str, extras=()) -> Plan:
                   "variants": ov.get("variants", study.get("variants")),
                   "grid": {**(study.get("grid") or {}), **(ov.get("grid") or {})}}
         rids = []
-        for cfg in _expand(name, merged, defaults, vars_):
+        switch = next((e for e in extras if name in switches[e]), None)
+        for cfg in _expand_switched(name, merged, defaults, vars_, profile, switch):
             plan.runs.setdefault(cfg.run_id, cfg)  # identical runs train once
             if cfg.run_id not in rids:
                 rids.append(cfg.run_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingResults
 from ..output import write_text
 
 SUMMARY = "results/summary.json"
@@ -106,12 +106,12 @@ def write(summary: dict, path: str | Path) -> Path:
 def read(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"summary {path} not found: make it with `noisesparse summary` "
+        raise MissingResults(f"summary {path} not found: make it with `noisesparse summary` "
                           "(after the pipeline ran)")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ConfigError(f"summary {path} is not valid JSON ({e}): regenerate it with "
+        raise MissingResults(f"summary {path} is not valid JSON ({e}): regenerate it with "
                           "`noisesparse summary`") from None
 
 

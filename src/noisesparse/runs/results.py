@@ -12,20 +12,20 @@ import pandas as pd
 
 from .. import paths
 from ..measures.convergence import hold_step, judge_run
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingResults
 
 
 def _run_file(run_id: str, name: str) -> Path:
     path = paths.root() / paths.run_dir(run_id) / name
     if not path.exists():
-        raise ConfigError(f"results of run {run_id} are missing ({path}); train it with "
+        raise MissingResults(f"results of run {run_id} are missing ({path}); train it with "
                           "`snakemake --cores 2` or `noisesparse train --group <its group>`")
     return path
 
 
-def _damaged(run_id: str, path: Path, why: str) -> ConfigError:
+def _damaged(run_id: str, path: Path, why: str) -> MissingResults:
     folder = paths.run_dir(run_id)
-    return ConfigError(f"{path} is damaged ({why}). Retrain the run: delete {folder} and "
+    return MissingResults(f"{path} is damaged ({why}). Retrain the run: delete {folder} and "
                        "run `snakemake --cores 2` again (or `noisesparse train --group <its "
                        "group>`; `noisesparse plan --json` lists the groups).")
 

@@ -233,7 +233,28 @@ def check_keys(keys, allowed, where: str) -> None:
                           f"allowed: {', '.join(sorted(allowed))}")
 
 
+# A noise schedule written in steps: `ramp_start_step: 4000` is `ramp_start: 4000 / steps`,
+# the fraction a run holds (and hashes), so a schedule reads as the steps it means.
+RAMP_STEPS = {"ramp_start_step": "ramp_start", "ramp_end_step": "ramp_end"}
+
+
+def _ramp_fractions(values: dict, where: str) -> dict:
+    values = dict(values)
+    for key, frac in RAMP_STEPS.items():
+        if key not in values:
+            continue
+        if frac in values:
+            raise ConfigError(f"{where}: give {frac} (a fraction of steps) or {key}, not both")
+        step, steps = values.pop(key), values.get("steps", FIELDS["steps"].default)
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= steps:
+            raise ConfigError(f"{where}: {key} must be a step between 0 and steps ({steps}), "
+                              f"got {step!r}")
+        values[frac] = step / steps
+    return values
+
+
 def make_run_config(values: dict, where: str = "run config") -> RunConfig:
+    values = _ramp_fractions(values, where)
     check_keys(values, FIELDS, where)
     coerced = {}
     for k, v in values.items():
