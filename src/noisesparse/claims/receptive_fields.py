@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..measures import receptive as RF
 from ..data import load as load_data
 from ..errors import ConfigError
-from ..training.noise import sample
+from ..measures import receptive as RF
 from ..runs.results import load_final, load_model
+from ..training.noise import sample
 from . import verdict as V
 from .common import converged_sigmas, figure_table, row
 from .sensitivity import rung

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .text import VOCAB, pydoc_corpus, split_tokens
 from .downloaded import wikitext103
+from .text import VOCAB, pydoc_corpus, split_tokens
 
 
 def build_text(source: str, val_fraction: float, url: str | None = None,

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data import load as load_data
 from ..measures import attacks as A
 from ..measures import efficiency as E
-from ..data import load as load_data
 from ..plan.registry import resolve
 from ..runs.results import load_final, load_model
 from . import style as S

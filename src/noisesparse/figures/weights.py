@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 
 from ..data import load as load_data
-from ..training.noise import sample
 from ..runs.results import load_final, load_history, load_model
+from ..training.noise import sample
 from . import style as S
 
 N_SHOWN = 8  # receptive fields per row

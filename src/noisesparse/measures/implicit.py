@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import torch
 
-from . import metrics as M
 from ..seeds import IMPLICIT_NOISE
+from . import metrics as M
 
 FINAL_INPUTS = 1024  # held-out inputs at the end of training (the first ones of x_test)
 FINAL_PAIRS = 4  # antithetic noise pairs per input at the end of training

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..training.config import RunConfig
 from ..data import dataset_spec
+from ..training.config import RunConfig
 
 # Input dimensions of datasets that are not built yet (downloads).
 KNOWN_DIMS = {"cifar10": 3072, "mnist": 784, "convmixer_latents": 256}

@@ -18,9 +18,9 @@ from pathlib import Path
 import yaml
 
 from .. import paths
-from ..training.config import RunConfig, check_keys, make_run_config
 from ..data import dataset_spec, sources
 from ..errors import ConfigError
+from ..training.config import RunConfig, check_keys, make_run_config
 from .schema import validate
 
 # The figure whose table holds the verdicts per claim. The summary computes the same

@@ -16,8 +16,8 @@ import yaml
 from referencing import Registry, Resource
 
 from .. import paths
-from ..training.config import check_keys
 from ..errors import ConfigError
+from ..training.config import check_keys
 
 NAMES = ("profile", "studies", "params")
 

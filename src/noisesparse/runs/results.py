@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import paths
-from ..measures.convergence import hold_step, judge_run
 from ..errors import ConfigError, MissingResults
+from ..measures.convergence import hold_step, judge_run
 
 
 def _run_file(run_id: str, name: str) -> Path:

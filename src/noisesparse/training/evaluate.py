@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 
 from ..measures import metrics as M
+from ..seeds import DEAD_PASS_NOISE, EVAL_NOISE
 from . import noise as N
 from .model import SparseNet
-from ..seeds import DEAD_PASS_NOISE, EVAL_NOISE
 
 
 def _noise(kind: str, sigma: torch.Tensor, shape, gens, dev) -> torch.Tensor:

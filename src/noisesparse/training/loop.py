@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from .interrupt import Checkpoints
 from ..output import fmt, json_number, save_torch, write_text
 from ..provenance import environment
+from .interrupt import Checkpoints
 
 log = logging.getLogger("noisesparse")
 

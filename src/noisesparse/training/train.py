@@ -14,18 +14,18 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..measures import implicit
-from ..measures import metrics as M
-from . import noise as N
-from .config import MEMBER_FIELDS, RunConfig
 from ..devices import acquire, free_bytes
 from ..errors import ConfigError
+from ..measures import implicit
+from ..measures import metrics as M
+from ..output import save_torch
+from ..seeds import BATCH_ORDER, TRAIN_NOISE
+from . import noise as N
+from .config import MEMBER_FIELDS, RunConfig
 from .evaluate import activity_sums, evaluate
 from .loop import TrainingLoop, write_run
 from .model import SparseNet
 from .optim import EnsembleOptimizer
-from ..output import save_torch
-from ..seeds import BATCH_ORDER, TRAIN_NOISE
 
 log = logging.getLogger("noisesparse")
 CKPT_VERSION = 1

@@ -16,16 +16,16 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from ...measures import metrics as M
-from .. import noise as N
-from ..config import RunConfig
+from ...data.text import VOCAB
 from ...devices import acquire
 from ...errors import ConfigError
-from ..loop import TrainingLoop, write_run
+from ...measures import metrics as M
 from ...output import save_torch
 from ...seeds import BATCH_ORDER, EVAL_NOISE, TRAIN_NOISE
+from .. import noise as N
+from ..config import RunConfig
+from ..loop import TrainingLoop, write_run
 from .model import TransformerLM
-from ...data.text import VOCAB
 
 log = logging.getLogger("noisesparse")
 MAX_EVAL_TOKENS = 2_000_000
