@@ -155,13 +155,23 @@ def _logit(v, lo, hi):
     return float(np.log(q / (1 - q)))
 
 
-def fit_gabors(fields) -> list[dict]:
-    """Best Gabor fit of each field [N, H, W], from four starts each (the two strongest
-    spatial frequencies x two envelope sizes), all fitted together."""
+def _unit_fields(fields):
+    """Each field [N, H, W] as a 2-D array of unit norm, their pixel grid and side length."""
     fs = [_unit(_as_2d(f)) for f in fields]
     h, w = fs[0].shape
     yy, xx = _grid(h, w)
-    size = max(h, w)
+    return fs, yy, xx, max(h, w)
+
+
+def _best_start(sse, n: int, starts: int = 4) -> int:
+    """The row of field n's best fit among its `starts` consecutive starts."""
+    return starts * n + int(np.argmin(sse[starts * n:starts * (n + 1)]))
+
+
+def fit_gabors(fields) -> list[dict]:
+    """Best Gabor fit of each field [N, H, W], from four starts each (the two strongest
+    spatial frequencies x two envelope sizes), all fitted together."""
+    fs, yy, xx, size = _unit_fields(fields)
     p0, tg = [], []
     for f in fs:
         x0, y0, starts = _starts(f, yy, xx)
@@ -174,7 +184,7 @@ def fit_gabors(fields) -> list[dict]:
     p, sse = _adam_fit(_gabor_t, np.array(p0), np.array(tg), yy, xx)
     out = []
     for n, f in enumerate(fs):
-        k = 4 * n + int(np.argmin(sse[4 * n:4 * n + 4]))
+        k = _best_start(sse, n)
         x0, y0, th, usx, usy, uf = p[k, :6]
         sx = 0.5 + 11.5 / (1 + np.exp(-usx))
         sy = 0.5 + 11.5 / (1 + np.exp(-usy))
@@ -188,10 +198,7 @@ def fit_gabors(fields) -> list[dict]:
 
 def fit_dogs(fields) -> list[dict]:
     """Best difference-of-Gaussians fit of each field [N, H, W] (ON and OFF starts)."""
-    fs = [_unit(_as_2d(f)) for f in fields]
-    h, w = fs[0].shape
-    yy, xx = _grid(h, w)
-    size = max(h, w)
+    fs, yy, xx, size = _unit_fields(fields)
     p0, tg = [], []
     for f in fs:
         x0, y0 = _centroid(f, yy, xx)
@@ -204,7 +211,7 @@ def fit_dogs(fields) -> list[dict]:
     p, sse = _adam_fit(_dog_t, np.array(p0), np.array(tg), yy, xx)
     out = []
     for n, f in enumerate(fs):
-        k = 4 * n + int(np.argmin(sse[4 * n:4 * n + 4]))
+        k = _best_start(sse, n)
         x0, y0, us1, us2, a1, a2, _ = p[k]
         s1 = 0.4 + 23.6 / (1 + np.exp(-us1))
         s2 = 0.4 + 23.6 / (1 + np.exp(-us2))
