@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,13 +161,21 @@ def load_profile(name: str, _seen: tuple = ()) -> dict:
     return merged
 
 
+class UndefinedVar(ConfigError):
+    """A study names a $var its profile does not set (`var`: the name)."""
+
+    def __init__(self, var: str, message: str):
+        super().__init__(message)
+        self.var = var
+
+
 def _resolve(value, vars_: dict, where: str):
     """`$name` is a profile var; `$name.i` its i-th element."""
     if isinstance(value, str) and value.startswith("$"):
         key, _, index = value[1:].partition(".")
         if key not in vars_:
-            raise ConfigError(f"{where}: {value} is not defined in the profile's vars "
-                              f"({', '.join(vars_) or 'none'})")
+            raise UndefinedVar(key, f"{where}: {value} is not defined in the profile's vars "
+                                    f"({', '.join(vars_) or 'none'})")
         if not index:
             return vars_[key]
         try:
@@ -207,11 +214,10 @@ def _expand_switched(name: str, study: dict, defaults: dict, vars_: dict, profil
     this profile does not set, an error that says which profiles run it."""
     try:
         return _expand(name, study, defaults, vars_)
-    except ConfigError as e:
-        missing = re.search(r"\$(\w+)(?:\.\d+)? is not defined", str(e))
-        if not (switch and missing):
+    except UndefinedVar as e:
+        if not switch:
             raise
-        var = missing.group(1)
+        var = e.var
         where = [p for p in profile_names() if var in (load_profile(p).get("vars") or {})]
         raise ConfigError(f"study {name}, switched on by `with`, needs ${var}, which profile "
                           f"{profile} does not set: run it with a profile that does "
