@@ -27,7 +27,7 @@ REF = [0.60, 0.60, 0.60]
 
 
 def verdict(t, **kw):
-    return C5.judge_tables({"noise_removal": t}, **kw)
+    return C5.judge_tables({"removal": t}, **kw)
 
 
 def test_a_network_that_stays_well_below_the_reference_agrees():
@@ -79,9 +79,9 @@ def test_each_lr_and_sigma_is_its_own_essential_check_and_the_latents_join():
     assert "lr 0.001 sigma 0.8 retention: pass" in row["checks"]
     # before removal (reported): 0.1 each -> after / before = mean(1.2, 1.5, 1.8) = 1.50
     before = pd.Series({"ann0": 0.1, "ann1": 0.1, "ann2": 0.1})
-    row = C5.judge_tables({"noise_removal": table(REF, [0.12, 0.15, 0.18]),
-                           "noise_removal_latents": table(REF, [0.54, 0.57, 0.60])},
-                          {"noise_removal": before}, sweep_fa0=0.7)
+    row = C5.judge_tables({"removal": table(REF, [0.12, 0.15, 0.18]),
+                           "removal_latents": table(REF, [0.54, 0.57, 0.60])},
+                          {"removal": before}, sweep_fa0=0.7)
     assert row["verdict"] == "partly" and "latents lr 0.001 sigma 0.8" in row["checks"]
     assert "0.100 before removal (after / before 1.50)" in row["measured"]
     assert "sigma sweep's sigma 0 (shorter): 0.700" in row["measured"]

@@ -36,9 +36,9 @@ def topk(loss8=0.5, loss32=0.3, loss128=0.9, sigma=0.3, converged=True):
 
 
 def verdict(noise_runs, topk_runs, authors=None):
-    tables = {"topk_baseline": topk_runs}
+    tables = {"topk": topk_runs}
     if authors is not None:
-        tables["topk_authors"] = authors
+        tables["topk_normalised"] = authors
     checks = C7.checks_for(noise_runs, tables)
     return row(7, C7.STATEMENT, C7.CRITERION, "", checks, C7.RULE), checks
 
@@ -119,7 +119,7 @@ def test_the_authors_variant_is_reported_beside_and_not_counted():
 
 def test_sigma_zero_and_sigmas_only_one_side_trained_are_not_compared():
     n = pd.concat([noise([0.3, 0.31, 0.29], sigma=0.0), noise([0.3, 0.31, 0.29], sigma=0.8)])
-    assert C7.checks_for(n, {"topk_baseline": topk(sigma=0.0)}) == []
+    assert C7.checks_for(n, {"topk": topk(sigma=0.0)}) == []
 
 
 def test_beats_zero_on_judges_each_input_set_against_its_own_zero_predictor():
@@ -157,11 +157,11 @@ def test_a_sigma_that_did_not_converge_is_reported_where_another_was_judged():
     n = pd.concat([noise([0.3, 0.31, 0.29]),
                    noise([0.3, 0.31, 0.29], sigma=0.8, converged=(False, True, True))])
     t = pd.concat([topk(), topk(sigma=0.8)])
-    checks = V.judge_converged(C7.checks_for(n, {"topk_baseline": t}))
+    checks = V.judge_converged(C7.checks_for(n, {"topk": t}))
     late = next(c for c in checks if c.name.startswith(
         "Top-K (noise network's architecture) sigma 0.8 clean"))
     assert late.outcome == V.NOT_CONVERGED and not late.essential
     assert "[not converged: reported]" in late.name
     assert V.combine(checks) == V.AGREES
-    only = V.judge_converged(C7.checks_for(n[n["sigma"] == 0.8], {"topk_baseline": t}))
+    only = V.judge_converged(C7.checks_for(n[n["sigma"] == 0.8], {"topk": t}))
     assert V.combine(only) == V.NOT_CONVERGED

@@ -376,7 +376,12 @@ def test_the_profile_schema_names_an_unknown_key_or_a_wrong_type(tmp_path, monke
     (lambda d: d["studies"]["width"].update(grid={"sigma": []}),
      r"studies.yaml: studies: width: grid: sigma: \[\] should be non-empty"),
     (lambda d: d["figures"]["F1"].update(studies="sigma_sweep"),
-     r"studies.yaml: figures: F1: studies: 'sigma_sweep' is not of type 'array'"),
+     r"studies.yaml: figures: F1: studies: 'sigma_sweep' is not valid under any of the given "
+     r"schemas \(expected the studies it draws: a list, or a mapping from the names"),
+    (lambda d: d["figures"]["F11"]["studies"].update(noise="sigma_sweep"),
+     r"studies.yaml: figures: F11: studies: noise: 'sigma_sweep' is not of type 'array'"),
+    (lambda d: d["figures"]["F11"]["studies"].update(noise=["sigma_swep"]),
+     r"figure F11 needs unknown studies \['sigma_swep'\]"),
 ])
 def test_the_studies_schema_names_an_unknown_key_or_a_wrong_type(tmp_path, monkeypatch, edit,
                                                                  error):
@@ -487,3 +492,44 @@ def test_an_optional_study_without_its_vars_names_the_profiles_that_run_it():
                        r"profile that does \(long, smoke\), e.g. `snakemake --cores 2 "
                        r"--config profile=long with=sensitivity`"):
         build_plan("quick", ["sensitivity"])
+
+
+def test_a_figure_reads_its_studies_by_role_and_an_undeclared_role_is_named():
+    """A figure's `studies` mapping: each role gives the planned studies it names, in order;
+    the flat list is their union; a switched-off optional study drops out of its role."""
+    off, on = build_plan("quick"), build_plan("quick", "latents")
+    assert on.reads("F19", "reconstruction") == ["sigma_sweep", "latents"]
+    assert off.reads("F19", "reconstruction") == ["sigma_sweep"]
+    assert on.reads("F19") == ["robustness", "sigma_sweep", "latents"]
+    assert set(on.read_runs("F19", "classifiers")) == set(on.studies["robustness"])
+    assert off.reads("F18", "removal_latents") == []
+    assert off.read_runs("F18", "removal_latents") == []
+    assert off.reads("no such figure", "sweep") == []
+    with pytest.raises(ConfigError, match=r"F18 declares no role 'sweeps'.*its roles: sweep,"):
+        off.reads("F18", "sweeps")
+
+
+def _study_names_in_code(folders) -> list[str]:
+    """String constants equal to a study name in the modules under `folders` (of the
+    package), except names that are also run fields (the `width` study and field)."""
+    import ast
+
+    studies = set(yaml.safe_load((REPO / "config/studies.yaml").read_text())["studies"])
+    names = studies - {f.name for f in dataclasses.fields(RunConfig)}
+    out = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    out.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    return out
+
+
+def test_no_claim_figure_or_report_module_names_a_study(tmp_path):
+    """Each study is named once, in config/studies.yaml: the code above the plan reads it by
+    role (Plan.reads). The scan finds a study named in a hand-built module, and none in ours."""
+    (tmp_path / "bad.py").write_text('runs = plan.studies["noise_removal"]\n')
+    assert _study_names_in_code([tmp_path]) == ["bad.py:1: 'noise_removal'"]
+    pkg = REPO / "src/noisesparse"
+    assert _study_names_in_code([pkg / d for d in ("claims", "figures", "report", "runs",
+                                                   "measures")]) == []

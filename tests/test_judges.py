@@ -35,6 +35,15 @@ def judge(monkeypatch, module, main, studies=None):
     return module.judge(None)
 
 
+# The field each ablation's curves differ in, by the study names the tables below carry.
+C8_FIELDS = {"datasets": "dataset", "noise_types": "noise", "width": "width",
+             "tasks": "task", "activations": "activation"}
+
+
+def _c8(studies: dict) -> dict:
+    return generality.judge_curves([(n, C8_FIELDS[n], df) for n, df in studies.items()])
+
+
 # ---- claim 1 -----------------------------------------------------------------------------
 
 def _c1(at08=(0.10, 0.11, 0.09), at3=(0.05, 0.05, 0.06)):
@@ -172,46 +181,46 @@ def _c4_shared(loss05=(0.41, 0.42, 0.40), frac05=(0.11, 0.12, 0.10), unconverged
 
 
 def test_claim_4_on_explained_variance_same_seeds_relative_floor(monkeypatch):
-    r = judge(monkeypatch, shared_bias, _c4_main(), {"shared_bias": _c4_shared()})
+    r = judge(monkeypatch, shared_bias, _c4_main(), {"shared": _c4_shared()})
     # sigma 1.5: the per-neuron network sits at the zero predictor's loss there (0.99 < 1
     # still beats it; its fractions 0.002 vs 0.0001 are far below the floor 0.025)
     assert r["verdict"] == "agrees" and "paired seeds: [0, 1, 2]" in r["measured"]
     # the shared network explains 20 points less of the variance: (a) fails
     r = judge(monkeypatch, shared_bias, _c4_main(),
-              {"shared_bias": _c4_shared(loss05=(0.6, 0.61, 0.6))})
+              {"shared": _c4_shared(loss05=(0.6, 0.61, 0.6))})
     assert r["verdict"] == "partly"
     # four times sparser: (b) fails too
     assert judge(monkeypatch, shared_bias, _c4_main(),
-                 {"shared_bias": _c4_shared(loss05=(0.6, 0.61, 0.6),
+                 {"shared": _c4_shared(loss05=(0.6, 0.61, 0.6),
                                             frac05=(0.02, 0.03, 0.02))})["verdict"] == \
         "disagrees"
     # EV gaps 0.0, 0.05, 0.15 (via sigma 0.5's loss; sigma 1.5 adds ~0.0045): straddles
     assert judge(monkeypatch, shared_bias, _c4_main(),
-                 {"shared_bias": _c4_shared(loss05=(0.4, 0.45, 0.55))})["verdict"] == \
+                 {"shared": _c4_shared(loss05=(0.4, 0.45, 0.55))})["verdict"] == \
         "inconclusive"
     # only seed 0 ran with a shared bias: one seed, judged on its value, said
     one = _c4_shared()
-    r = judge(monkeypatch, shared_bias, _c4_main(), {"shared_bias": one[one["seed"] == 0]})
+    r = judge(monkeypatch, shared_bias, _c4_main(), {"shared": one[one["seed"] == 0]})
     assert "paired seeds: [0]" in r["measured"] and "1 seed: no interval" in r["checks"]
 
 
 def test_claim_4_gates(monkeypatch):
     # sigma 0.5 not converged: judged on 1.5 alone, and said
     r = judge(monkeypatch, shared_bias, _c4_main(),
-              {"shared_bias": _c4_shared(unconverged=[(0.5, 1)])})
+              {"shared": _c4_shared(unconverged=[(0.5, 1)])})
     assert r["verdict"] == "agrees" and "sigmas compared: [1.5]" in r["measured"]
     assert "not converged: [0.5]" in r["measured"]
     # no sigma converged on both sides: gated
     r = judge(monkeypatch, shared_bias, _c4_main(),
-              {"shared_bias": _c4_shared(unconverged=[(0.5, 1), (1.5, 0)])})
+              {"shared": _c4_shared(unconverged=[(0.5, 1), (1.5, 0)])})
     assert r["verdict"] == "not converged"
     # the per-neuron network does not beat the zero predictor at any sigma >= 0.3
     bad = [(s, i) for s in (0.5, 1.5) for i in SEEDS]
-    r = judge(monkeypatch, shared_bias, _c4_main(no_better=bad), {"shared_bias": _c4_shared()})
+    r = judge(monkeypatch, shared_bias, _c4_main(no_better=bad), {"shared": _c4_shared()})
     assert r["verdict"] == "baseline failed" and r["gates"] == "2 baseline failed"
     # where it fails only at sigma 1.5, that sigma is left out and said
     r = judge(monkeypatch, shared_bias, _c4_main(no_better=[(1.5, i) for i in SEEDS]),
-              {"shared_bias": _c4_shared()})
+              {"shared": _c4_shared()})
     assert r["verdict"] == "agrees" and "left out (per-neuron network at the zero " \
         "predictor): [1.5]" in r["measured"]
     assert judge(monkeypatch, shared_bias, _c4_main(), {}) is None
@@ -234,23 +243,23 @@ def _curve(key, values, at3=0.05, **kw):
 
 def test_claim_8_falls_up_to_the_last_converged_sigma(monkeypatch):
     studies = {"datasets": _curve("dataset", "d")}
-    r = judge(monkeypatch, generality, None, studies)
+    r = _c8(studies)
     assert r["verdict"] == "agrees" and "datasets/d: pass" in r["measured"]
     assert "fall over sigma 0-3" in r["measured"] and "1 seed" in r["measured"]
     # a reversal: 0.5 -> 0.1 -> 0.4 falls 1.25x up to sigma 3 (its minimum falls 5x)
     rev = {"datasets": _curve("dataset", "d", at3=0.4)}
-    assert judge(monkeypatch, generality, None, rev)["verdict"] == "disagrees"
+    assert _c8(rev)["verdict"] == "disagrees"
     # sigma 3 did not converge: judged up to 0.8
     rev3 = {"datasets": _curve("dataset", "d", at3=0.4, unconverged=[(3.0, 0)])}
-    r = judge(monkeypatch, generality, None, rev3)
+    r = _c8(rev3)
     assert r["verdict"] == "agrees" and "fall over sigma 0-0.8" in r["measured"]
     # sigma 0 did not converge: gated
     g0 = {"datasets": _curve("dataset", "d", unconverged=[(0.0, 0)])}
-    assert judge(monkeypatch, generality, None, g0)["verdict"] == "not converged"
+    assert _c8(g0)["verdict"] == "not converged"
     # with seeds: falls 2.5, 1.7, 1.25: the interval straddles 2
     seeds = table({"frac_active_clean": {0.0: [0.5, 0.5, 0.5], 3.0: [0.2, 0.3, 0.4]}},
                   dataset="d")
-    assert judge(monkeypatch, generality, None, {"datasets": seeds})["verdict"] == \
+    assert _c8({"datasets": seeds})["verdict"] == \
         "inconclusive"
 
 
@@ -267,8 +276,7 @@ def test_claim_8_ordering_and_what_is_only_reported(monkeypatch):
                               "frac_active_noisy": {0.0: [0.5], 3.0: [0.5]},
                               "frac_active_clean": {0.0: [0.5], 3.0: [0.5]}},
                              noise="exponential")])
-    r = judge(monkeypatch, generality, None,
-              {"width": width, "tasks": tasks, "activations": acts, "noise_types": noise})
+    r = _c8({"width": width, "tasks": tasks, "activations": acts, "noise_types": noise})
     assert "wider is sparser at sigma 0.8: pass" in r["measured"]
     assert "reconstruction sparser than classification at sigma 0.8: fail" in r["measured"]
     assert r["verdict"] == "partly"
@@ -299,7 +307,7 @@ def test_claim_8_recomputes_gelu_at_the_authors_threshold(monkeypatch):
     acts = pd.concat([_curve("activation", "relu"),
                       runs.assign(seed=0, activation="gelu", converged=True,
                                   beats_zero_predictor=True)])
-    r = judge(monkeypatch, generality, None, {"activations": acts})
+    r = _c8({"activations": acts})
     assert "activations/gelu at the authors' threshold 0.01 (reported): pass" in r["checks"]
 
 
@@ -319,7 +327,7 @@ def _c9(mean5=(-0.5, -0.6, -0.55), std5=(2.0, 2.1, 1.9), unconverged=()):
 
 def test_claim_9_per_seed_with_a_tolerance(monkeypatch):
     def j(df):
-        return judge(monkeypatch, preactivations, df, {"preactivations": df})
+        return judge(monkeypatch, preactivations, df, {"preact": df})
     assert j(_c9())["verdict"] == "agrees"
     # the std widens by 1%, 2%, 0% of its value: within the 5% tolerance, (2) fails
     r = j(_c9(std5=(1.01, 1.02, 1.0)))

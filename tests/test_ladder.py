@@ -36,20 +36,21 @@ def fa(at0, at08, **more):  # clean fraction active at sigma 0 and 0.8
 
 @pytest.fixture
 def studies(monkeypatch):
-    """Monkeypatch the ladder's readers to a dict of study tables (the test fills it)."""
+    """Monkeypatch the ladder's readers to a dict of run tables by F18 role (the test fills
+    it; config/studies.yaml maps each role to its studies)."""
     tables = {}
-    monkeypatch.setattr(ladder, "sweep", lambda plan: tables["sigma_sweep"])
+    monkeypatch.setattr(ladder, "sweep", lambda plan: tables["sweep"])
     monkeypatch.setattr(ladder, "study", lambda plan, name: tables.get(name))
     monkeypatch.setattr(noise_removal, "study", lambda plan, name: tables.get(name))
     return tables
 
 
 def test_rungs_start_from_the_stand_in_and_order_toward_the_paper(studies):
-    studies["sigma_sweep"] = runs("sw", fa(0.5, 0.25))
-    studies["sens_width"] = pd.concat([runs("w128", fa(0.5, 0.25)),
+    studies["sweep"] = runs("sw", fa(0.5, 0.25))
+    studies["ladder_width"] = pd.concat([runs("w128", fa(0.5, 0.25)),
                                        runs("w512", fa(0.5, 0.2), width=512),
                                        runs("w2048", fa(0.5, 0.1), width=2048)])
-    studies["sens_lr"] = runs("lr", fa(0.5, 0.1), lr=1e-4, steps=160000)
+    studies["ladder_lr"] = runs("lr", fa(0.5, 0.1), lr=1e-4, steps=160000)
     rs = ladder.rungs(None)
     got = [(r.axis, str(r.setting), r.order) for r in rs]
     assert got == [("width", "128", 0), ("width", "512", 1), ("width", "2048", 2),
@@ -60,25 +61,25 @@ def test_rungs_start_from_the_stand_in_and_order_toward_the_paper(studies):
 
 
 def test_claim_1_is_stand_in_and_persists_by_one_value(studies):
-    studies["sigma_sweep"] = runs("sw", fa(0.5, 0.25))  # ratio 0.5: fails <= 1/3
-    studies["sens_width"] = runs("w512", fa(0.5, 0.1), width=512)  # 0.2: passes
+    studies["sweep"] = runs("sw", fa(0.5, 0.25))  # ratio 0.5: fails <= 1/3
+    studies["ladder_width"] = runs("w512", fa(0.5, 0.1), width=512)  # 0.2: passes
     word, detail = sensitivity.conclude_claim(sparsity.rungs(None))
     assert word == sensitivity.STAND_IN and "width toward" in detail
-    studies["sens_width"] = runs("w512", fa(0.5, 0.3), width=512)  # 0.6: worse
+    studies["ladder_width"] = runs("w512", fa(0.5, 0.3), width=512)  # 0.6: worse
     assert sensitivity.conclude_claim(sparsity.rungs(None))[0] == sensitivity.PERSISTS
 
 
 def test_an_unconverged_rung_and_an_early_flat_stretch_are_not_counted(studies):
-    studies["sigma_sweep"] = runs("sw", fa(0.5, 0.25))
-    studies["sens_width"] = runs("w512", fa(0.5, 0.1), converged=False, width=512)
+    studies["sweep"] = runs("sw", fa(0.5, 0.25))
+    studies["ladder_width"] = runs("w512", fa(0.5, 0.1), converged=False, width=512)
     rs = sparsity.rungs(None)
     assert [r.converged for r in rs] == [True, False]
     assert sensitivity.conclude_claim(rs)[0] == sensitivity.OPEN
     # Adam 1e-4 at long's steps: converged by the check, but lr x steps is a tenth of long's
-    del studies["sens_width"]
-    studies["sens_lr"] = runs("lr", fa(0.5, 0.1), lr=1e-4, steps=16000)
+    del studies["ladder_width"]
+    studies["ladder_lr"] = runs("lr", fa(0.5, 0.1), lr=1e-4, steps=16000)
     assert [r.converged for r in sparsity.rungs(None)] == [True, False]
-    studies["sens_lr"] = runs("lr", fa(0.5, 0.1), lr=1e-4, steps=160000)  # steps scaled
+    studies["ladder_lr"] = runs("lr", fa(0.5, 0.1), lr=1e-4, steps=160000)  # steps scaled
     rs = sparsity.rungs(None)
     assert [r.converged for r in rs] == [True, True]
     assert sensitivity.conclude_claim(rs)[0] == sensitivity.STAND_IN
@@ -86,15 +87,15 @@ def test_an_unconverged_rung_and_an_early_flat_stretch_are_not_counted(studies):
 
 def test_claim_3_negative_biases_are_sensitive_to_initialisation(studies):
     m = dict(bias_std_living=1.0, drive_std=1.0, wnorm_cv_living=0.2)
-    studies["sigma_sweep"] = runs("sw", fa(0.5, 0.2, bias_frac_negative=0.87, **m))
-    studies["sens_init"] = runs("ini", fa(0.5, 0.1, bias_frac_negative=1.0, **m),
+    studies["sweep"] = runs("sw", fa(0.5, 0.2, bias_frac_negative=0.87, **m))
+    studies["ladder_init"] = runs("ini", fa(0.5, 0.1, bias_frac_negative=1.0, **m),
                                 init="normal")
     rs = mechanism.rungs(None)
     a1 = [r for r in rs if r.quantity.startswith("(a1)")]
     assert [(r.setting, r.order) for r in a1] == [("torch", None), ("normal", None)]
     word, detail = sensitivity.conclude_claim(rs)
     assert word == "sensitive to init" and "(b) bias std / drive std" in detail
-    studies["sens_init"] = runs("ini", fa(0.5, 0.1, bias_frac_negative=0.8, **m),
+    studies["ladder_init"] = runs("ini", fa(0.5, 0.1, bias_frac_negative=0.8, **m),
                                 init="normal")  # both inits fail (a1): no flip
     assert sensitivity.conclude_claim(mechanism.rungs(None))[0] == sensitivity.OPEN
 
@@ -105,11 +106,11 @@ def test_claims_2_4_and_9_read_their_quantities_on_each_rung(studies):
                 "pre_neuron_frac_negative": 0.2, **pre},
           0.8: {"frac_active_clean": 0.2, "pre_neuron_mean_median": -0.5,
                 "pre_neuron_frac_negative": 0.7, **pre}}
-    studies["sigma_sweep"] = runs("sw", sw)
+    studies["sweep"] = runs("sw", sw)
     shared = {0.0: {**sw[0.0]}, 0.8: {**sw[0.8], "frac_active_clean": 0.05}}
-    studies["shared_bias"] = runs("sh", shared, bias="shared")
+    studies["shared"] = runs("sh", shared, bias="shared")
     assert dead_neurons.rungs(None) == []  # no rung study planned: no rung at all
-    studies["sens_width"] = pd.concat([runs("w512", sw, width=512),
+    studies["ladder_width"] = pd.concat([runs("w512", sw, width=512),
                                        runs("w512s", sw, width=512, bias="shared")])
     d = dead_neurons.rungs(None)
     assert d[0].values == pytest.approx((0.79, 0.8, 0.81)) and d[0].outcome == "fail"
@@ -128,24 +129,24 @@ def test_claims_2_4_and_9_read_their_quantities_on_each_rung(studies):
 
 def test_claim_5_reads_the_schedule_axis_by_learning_rate(studies):
     held = dict(held_converged=True, ramp_start=1 / 3, schedule="linear")
-    studies["sigma_sweep"] = runs("sw", fa(0.5, 0.2))
-    studies["noise_removal"] = runs("nr", {0.0: {"frac_active_clean": 0.5},
+    studies["sweep"] = runs("sw", fa(0.5, 0.2))
+    studies["removal"] = runs("nr", {0.0: {"frac_active_clean": 0.5},
                                            0.3: {"frac_active_clean": 0.35}},
                                     steps=12000, **held)
-    studies["sens_anneal"] = runs("sa", {0.0: {"frac_active_clean": 0.5},
+    studies["ladder_anneal"] = runs("sa", {0.0: {"frac_active_clean": 0.5},
                                          0.3: {"frac_active_clean": 0.15}},
                                   lr=1e-4, steps=120000, **held)
     rs = noise_removal.rungs(None)
     assert [(r.setting, r.order, r.converged) for r in rs] == [
         ("Adam 0.001", 0, True), ("Adam 0.0001", 1, True)]
     assert sensitivity.conclude_claim(rs)[0] == sensitivity.STAND_IN
-    studies["sens_anneal"]["held_converged"] = False  # the held phase had not plateaued
+    studies["ladder_anneal"]["held_converged"] = False  # the held phase had not plateaued
     assert sensitivity.conclude_claim(noise_removal.rungs(None))[0] == sensitivity.OPEN
 
 
 def test_conclusions_have_the_summary_shape_and_the_table_one_row_per_rung(studies):
-    studies["sigma_sweep"] = runs("sw", fa(0.5, 0.25))
-    studies["sens_width"] = runs("w512", fa(0.5, 0.1), width=512)
+    studies["sweep"] = runs("sw", fa(0.5, 0.25))
+    studies["ladder_width"] = runs("w512", fa(0.5, 0.1), width=512)
     rs = {"1": sparsity.rungs(None), "8": []}
     out = conclusions(None, rs)
     assert out == {"1": {"conclusion": "stand-in", "detail": out["1"]["detail"]},

@@ -191,12 +191,12 @@ def test_claim6_names_each_baseline_variant():
     """F10's rows: sparse coding and the free-weight L1, the raw and the cosine Top-K, apart."""
     row = lambda **kw: pd.Series({"sigma": 0.0, "l1": 0.0, "topk": 0, "unit_norm": "none",
                                   "normalize": False, "topk_schedule": "fixed", **kw})
-    assert C6.label("receptive_fields", row(sigma=0.3)) == "noise σ=0.3"
-    assert C6.label("l1_pixels", row(l1=1e-3, unit_norm="decoder")) == \
+    assert C6.label(C6.NOISE, row(sigma=0.3)) == "noise σ=0.3"
+    assert C6.label(C6.L1, row(l1=1e-3, unit_norm="decoder")) == \
         "L1 λ=0.001, unit dictionary"
-    assert C6.label("l1_pixels", row(l1=1e-4)) == "L1 λ=0.0001, free weights"
-    assert C6.label("topk_pixels", row(topk=16)) == "Top-K k=16"
-    assert C6.label("topk_pixels", row(topk=16, normalize=True, topk_schedule="exponential")) \
+    assert C6.label(C6.L1, row(l1=1e-4)) == "L1 λ=0.0001, free weights"
+    assert C6.label(C6.TOPK, row(topk=16)) == "Top-K k=16"
+    assert C6.label(C6.TOPK, row(topk=16, normalize=True, topk_schedule="exponential")) \
         == "Top-K k=16 (exponential), cosine"
 
 

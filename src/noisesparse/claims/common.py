@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import paths
 from ..errors import ConfigError
-from ..plan.registry import Plan
+from ..plan.registry import VERDICT_FIGURE, Plan
 from ..runs.results import load_final
 from .verdict import FAIL, PASS, RULE, Check, combine, deciding, flag, gate_summary
 
@@ -40,14 +40,21 @@ def by_sigma(df: pd.DataFrame, col: str) -> pd.Series:
     return finished(df).groupby("sigma")[col].mean().sort_index()
 
 
+def reads(plan: Plan, role: str) -> list[str]:
+    """The planned studies the claims read as `role`: F18's (VERDICT_FIGURE's) `studies`
+    mapping in config/studies.yaml names them, so no claim names a study."""
+    return plan.reads(VERDICT_FIGURE, role)
+
+
 def sweep(plan: Plan) -> pd.DataFrame:
     """The main sigma sweep's final metrics, which most claims read."""
-    return load_final(plan.studies["sigma_sweep"])
+    return load_final(plan.read_runs(VERDICT_FIGURE, "sweep"))
 
 
-def study(plan: Plan, name: str) -> pd.DataFrame | None:
-    """A study's final metrics, or None when this profile does not plan it."""
-    return load_final(plan.studies[name]) if name in plan.studies else None
+def study(plan: Plan, role: str) -> pd.DataFrame | None:
+    """Final metrics of the studies read as `role`, or None when this profile plans none."""
+    runs = plan.read_runs(VERDICT_FIGURE, role)
+    return load_final(runs) if runs else None
 
 
 def figure_table(name: str, claim: int) -> pd.DataFrame:

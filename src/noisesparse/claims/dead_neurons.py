@@ -61,7 +61,7 @@ def judge(plan) -> dict:
     # Judged on the main sweep and, when planned, on latents (the paper's own kind of data):
     # the two can differ (silent units dominate on small pixel patches).
     main = sweep(plan)
-    lat = study(plan, "latents")
+    lat = study(plan, "curves_latents")
     curves = [("main sweep", main)] + [
         (f"latents/{d}", g) for d, g in (lat.groupby("dataset") if lat is not None else [])
         if d not in set(main["dataset"])]  # the paper profile's sweep is on latents

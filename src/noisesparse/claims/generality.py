@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..runs.results import load_final
 from ..training.noise import is_zero_mean
-from .common import converged_sigmas, finished, judged_sigma, row, seeds_note, study
+from .common import converged_sigmas, finished, judged_sigma, reads, row, seeds_note
 from .sensitivity import rung
 from .verdict import NOT_CONVERGED, Check, gated, paired, threshold_check
 
@@ -30,9 +31,11 @@ CRITERION = (
     "left them out of their figure; at x + E[noise] and on noisy inputs), sigmoid, tanh, ELU, "
     f"and GELU also at the authors' threshold |a| > {PAPER_GELU_THRESHOLD:g} (recomputed from "
     "the checkpoints on the same held-out inputs)")
-CURVES = (("datasets", "dataset"), ("latents", "dataset"), ("noise_types", "noise"),
-          ("width", "width"), ("tasks", "task"), ("activations", "activation"),
-          ("lm_sigma", "arch"))
+# F18's roles of the ablations (config/studies.yaml names their studies), each with the
+# config field its curves differ in; a check's label starts with the study's own name.
+CURVES = (("curves_dataset", "dataset"), ("curves_latents", "dataset"),
+          ("curves_noise", "noise"), ("curves_width", "width"), ("curves_task", "task"),
+          ("curves_activation", "activation"), ("curves_arch", "arch"))
 JUDGED_ACTIVATIONS = ("relu", "gelu")
 
 
@@ -91,29 +94,38 @@ def at_threshold(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return out
 
 
+def curves(plan) -> list[tuple[str, str, pd.DataFrame]]:
+    """(study name, the field its curves differ in, its runs' final metrics) for each
+    ablation F18 reads, in CURVES order."""
+    return [(name, key, load_final(plan.studies[name]))
+            for role, key in CURVES for name in reads(plan, role)]
+
+
 def judge(plan) -> dict:
+    return judge_curves(curves(plan))
+
+
+def judge_curves(ablations: list[tuple[str, str, pd.DataFrame]]) -> dict:
+    """The verdict row from `ablations` (as curves() gives them)."""
     checks, notes = [], []
-    for name, key in CURVES:
-        df = study(plan, name)
-        if df is None:
-            continue
+    for name, key, df in ablations:
         for value, g in df.groupby(key):
             if 0.0 not in set(g["sigma"]):
                 continue
-            if name == "noise_types" and not is_zero_mean(value):
+            if key == "noise" and not is_zero_mean(value):
                 for m in ("frac_active_shifted", "frac_active_noisy"):
                     checks.append(fall_check(f"{name}/{value} ({m})", g, m, essential=False))
                 continue
-            judged = name != "activations" or value in JUDGED_ACTIVATIONS
+            judged = key != "activation" or value in JUDGED_ACTIVATIONS
             checks.append(fall_check(f"{name}/{value}", g, "frac_active_clean", judged))
-        if name == "width":
+        if key == "width":
             w = sorted(df["width"].unique())
             if len(w) >= 2:
                 checks.append(order_check("wider is sparser", df, "width", w[-1], w[0]))
-        if name == "tasks":
+        if key == "task":
             checks.append(order_check("reconstruction sparser than classification", df, "task",
                                       "reconstruction", "classification"))
-        if name == "activations":
+        if key == "activation":
             gelu = df[df["activation"] == "gelu"]
             if not finished(gelu).empty and 0.0 in set(gelu["sigma"]):
                 checks.append(fall_check(
@@ -131,15 +143,16 @@ def rungs(plan) -> list:
     the ladder's stand-in rung on the width axis (the curves are not yet run on rungs
     nearer the paper: the rule names them). A curve with no converged sigma > 0 is shown,
     not counted."""
-    df = study(plan, "datasets")
-    if df is None:
+    names = reads(plan, "curves_dataset")
+    if not names:
         return []
     out = []
-    for value, g in df.groupby("dataset"):
+    for name, value, g in ((n, v, g) for n in names
+                           for v, g in load_final(plan.studies[n]).groupby("dataset")):
         conv = [s for s in converged_sigmas(g) if s > 0]
         last = conv[-1] if conv else g["sigma"].max()
         a, b = paired(g[g["sigma"] == 0], g[g["sigma"] == last], "frac_active_clean")
         fall = np.where(b > 0, a / np.where(b > 0, b, 1), np.inf)
-        out.append(rung(f"datasets/{value} fall", "width", int(g["width"].iloc[0]), 0, fall,
+        out.append(rung(f"{name}/{value} fall", "width", int(g["width"].iloc[0]), 0, fall,
                         bool(conv) and 0.0 in converged_sigmas(g), FALL, ">="))
     return out

@@ -16,9 +16,9 @@ from .common import converged_sigmas, study, sweep
 
 # axis -> (the study that moves it, the config field it moves, direction toward the paper:
 # +1 larger is nearer, -1 smaller is nearer, 0 a choice the paper does not fix)
-AXES = {"width": ("sens_width", "width", +1), "lr": ("sens_lr", "lr", -1),
-        "batch": ("sens_batch", "batch_size", +1), "data": ("sens_data", "dataset", +1),
-        "init": ("sens_init", "init", 0)}
+AXES = {"width": ("ladder_width", "width", +1), "lr": ("ladder_lr", "lr", -1),
+        "batch": ("ladder_batch", "batch_size", +1), "data": ("ladder_data", "dataset", +1),
+        "init": ("ladder_init", "init", 0)}
 STAND_IN_INIT = "torch"  # the runs planned before `init` existed: PyTorch's default
 # At a smaller Adam learning rate the early flat stretch (fraction active and loss barely
 # moving before the late fall) passes the convergence check; a rung counts as converged only
@@ -43,7 +43,7 @@ def _with_init(df: pd.DataFrame) -> pd.DataFrame:
 def stand_in(plan) -> pd.DataFrame:
     """The profile's own runs every ordered axis starts from: the main sweep, and the
     shared-bias study when planned (claim 4)."""
-    parts = [sweep(plan)] + [d for d in [study(plan, "shared_bias")] if d is not None]
+    parts = [sweep(plan)] + [d for d in [study(plan, "shared")] if d is not None]
     return _with_init(pd.concat(parts, ignore_index=True).drop_duplicates("run_id"))
 
 
@@ -59,8 +59,8 @@ def rungs(plan) -> list[Rung]:
     count too). Orders run from the stand-in (0) toward the paper; the init axis (a choice
     the paper does not fix): PyTorch's default and the other init, order None."""
     base = stand_in(plan)
-    tables = {a: _with_init(df) for a, (name, _, _) in AXES.items()
-              if (df := study(plan, name)) is not None}
+    tables = {a: _with_init(df) for a, (role, _, _) in AXES.items()
+              if (df := study(plan, role)) is not None}
     if not tables:
         return []
     pool = pd.concat([base, *tables.values()], ignore_index=True).drop_duplicates("run_id")

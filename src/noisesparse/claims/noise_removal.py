@@ -40,7 +40,8 @@ CRITERION = (f"after sigma is annealed to 0: fraction active (clean) <= {RETAIN:
 RULE = ("every (data, lr, removal sigma) retention check is essential; verdict.RULE combines "
         "them (all pass: agrees; some fail: partly or disagrees; otherwise the gate or "
         "'inconclusive')")
-STUDIES = (("noise_removal", ""), ("noise_removal_latents", "latents "))
+# F18's roles for the removal studies (config/studies.yaml names them), each with its label.
+ROLES = (("removal", ""), ("removal_latents", "latents "))
 
 
 def _converged_both_phases(runs: pd.DataFrame) -> pd.DataFrame:
@@ -99,11 +100,11 @@ def before_removal(runs: pd.DataFrame) -> pd.Series:
 
 def judge_tables(tables: dict[str, pd.DataFrame], befores: dict[str, pd.Series] | None = None,
                  sweep_fa0: float | None = None) -> dict:
-    """The verdict row from each removal study's final metrics (study name -> table, the
-    studies of STUDIES that were run), the fraction active before removal per run, and
-    the main sweep's sigma 0 value (reported beside the reference trained as long)."""
+    """The verdict row from each removal study's final metrics (role of ROLES -> table, the
+    roles whose studies were run), the fraction active before removal per run, and the
+    main sweep's sigma 0 value (reported beside the reference trained as long)."""
     checks, parts = [], []
-    for name, label in STUDIES:
+    for name, label in ROLES:
         if name in tables:
             c, p = checks_for(tables[name], (befores or {}).get(name), label)
             checks += c
@@ -115,12 +116,12 @@ def judge_tables(tables: dict[str, pd.DataFrame], befores: dict[str, pd.Series] 
 
 
 def judge(plan) -> dict | None:
-    tables = {name: study(plan, name) for name, _ in STUDIES}
+    tables = {role: study(plan, role) for role, _ in ROLES}
     tables = {k: v for k, v in tables.items() if v is not None}
-    if "noise_removal_latents" in tables and "noise_removal" in tables and set(
-            plan.studies["noise_removal_latents"]) == set(plan.studies["noise_removal"]):
-        del tables["noise_removal_latents"]  # the paper's main data are the latents
-    if "noise_removal" not in tables:
+    if "removal_latents" in tables and "removal" in tables and set(
+            tables["removal_latents"]["run_id"]) == set(tables["removal"]["run_id"]):
+        del tables["removal_latents"]  # the paper's main data are the latents
+    if "removal" not in tables:
         return None
     sw = sweep(plan)
     sw0 = sw[(sw["sigma"] == 0) & (sw["status"] == "ok")]["frac_active_clean"]
@@ -130,8 +131,9 @@ def judge(plan) -> dict | None:
 
 # The ladder's schedule axis: `long`'s removal (Adam 1e-3) as its stand-in, then the same
 # 1:1 held/annealed schedule (the paper's GentleAnneal) at Adam 1e-4, steps scaled (the
-# `sens_anneal` study). Order: by learning rate, largest (the stand-in's) first.
-LADDER_STUDIES = ("noise_removal", "sens_anneal")
+# `sens_anneal` study, F18's role `ladder_anneal`). Order: by learning rate, largest (the
+# stand-in's) first.
+LADDER_ROLES = ("removal", "ladder_anneal")
 
 
 def retention(runs: pd.DataFrame, sigma: float) -> np.ndarray:
@@ -149,10 +151,10 @@ def rungs(plan) -> list:
     learning rate. A rung counts when its annealed runs plateaued before removal and ended
     flat, its reference converged (the verdict's gates), and lr x steps reached the
     stand-in's (ladder.TRAVEL)."""
-    base = study(plan, "noise_removal")
+    base = study(plan, "removal")
     if base is None:
         return []
-    runs = pd.concat([t for t in (study(plan, n) for n in LADDER_STUDIES) if t is not None],
+    runs = pd.concat([t for t in (study(plan, n) for n in LADDER_ROLES) if t is not None],
                      ignore_index=True).drop_duplicates("run_id")
     out = []
     for order, lr in enumerate(sorted(runs["lr"].unique(), reverse=True)):

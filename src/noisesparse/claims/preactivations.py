@@ -131,7 +131,7 @@ def preactivation_checks(df: pd.DataFrame) -> list[Check]:
 
 
 def judge(plan) -> dict:
-    df = study(plan, "preactivations")
+    df = study(plan, "preact")
     if df is None:  # a profile without the study: the main sweep's sigma > 0
         df = sweep(plan)
         df = df[df["sigma"] > 0]

@@ -13,7 +13,7 @@ from ..measures import receptive as RF
 from ..runs.results import load_final, load_model
 from ..training.noise import sample
 from . import verdict as V
-from .common import converged_sigmas, figure_table, row
+from .common import converged_sigmas, figure_table, reads, row
 from .sensitivity import rung
 
 CLAIM = 6
@@ -43,15 +43,17 @@ CRITERION = (f"living neurons' fields (every one up to {N_FIT} per model, the pa
              "(the others named; with none, 'not converged'); gates: an unconverged run a "
              "check reads, a baseline that does not beat the zero predictor")
 FIELDS_TABLE = "F10_fields"  # per model: the shares of each kind of field (F10 writes it)
-STUDIES = ("receptive_fields", "l1_pixels", "topk_pixels")
+# F18's roles (config/studies.yaml names their studies): the noise networks, then the
+# baselines.
+NOISE, L1, TOPK = "fields", "fields_l1", "fields_topk"
 
 
-def label(study: str, r) -> str:
+def label(role: str, r) -> str:
     """A model's name in F10 and the verdict. The baselines name their variant: sparse coding
     (unit dictionary) or free weights; the raw-input Top-K or the authors' cosine one."""
-    if study == "receptive_fields":
+    if role == NOISE:
         return f"noise σ={r['sigma']:g}"
-    if study == "l1_pixels":
+    if role == L1:
         unit = r.get("unit_norm", "none")
         return f"L1 λ={r['l1']:g}, " + ("free weights" if unit in (None, "none")
                                         else "unit dictionary")
@@ -63,16 +65,15 @@ def label(study: str, r) -> str:
 def models(plan) -> list[dict]:
     """The runs F10 and claim 6 look at: seed 0 per sigma, then the L1 and Top-K baselines."""
     out = []
-    for name in STUDIES:
-        if name not in plan.studies:
-            continue
-        df = load_final(plan.studies[name])
-        df = df[df["status"] == "ok"].sort_values(["sigma", "seed", "l1", "topk"])
-        if name == "receptive_fields":
-            df = df.groupby("sigma", as_index=False).first()
-        for _, r in df.iterrows():
-            out.append({"study": name, "model": label(name, r), "run_id": r["run_id"],
-                        "sigma": float(r["sigma"]), "baseline": name != "receptive_fields"})
+    for role in (NOISE, L1, TOPK):
+        for name in reads(plan, role):
+            df = load_final(plan.studies[name])
+            df = df[df["status"] == "ok"].sort_values(["sigma", "seed", "l1", "topk"])
+            if role == NOISE:
+                df = df.groupby("sigma", as_index=False).first()
+            for _, r in df.iterrows():
+                out.append({"study": name, "model": label(role, r), "run_id": r["run_id"],
+                            "sigma": float(r["sigma"]), "baseline": role != NOISE})
     return out
 
 
@@ -278,7 +279,7 @@ def fitted_shares(plan) -> pd.DataFrame:
 
 
 def judge(plan) -> dict | None:
-    if "receptive_fields" not in plan.studies:
+    if not reads(plan, NOISE):
         return None
     per_model = fitted_shares(plan)
     runs = load_final([m["run_id"] for m in models(plan)])
@@ -292,7 +293,7 @@ def rungs(plan) -> list:
     over the converged noise models at sigma > 0 (F10's fits; one value, its binomial
     interval is the verdict's), as the ladder's stand-in rung on the width axis (the
     receptive fields are not yet fitted on rungs nearer the paper: the rule names them)."""
-    if "receptive_fields" not in plan.studies:
+    if not reads(plan, NOISE):
         return []
     per_model = fitted_shares(plan)
     noise = per_model[~per_model["baseline"] & (per_model["sigma"] > 0)]

@@ -12,7 +12,7 @@ import yaml
 
 from .. import paths
 from ..errors import ConfigError
-from ..plan.registry import Plan, resolve
+from ..plan.registry import VERDICT_FIGURE, Plan, resolve
 from ..runs.results import load_final
 
 
@@ -105,9 +105,10 @@ def reference_table(plan: Plan) -> pd.DataFrame:
 
 def active_counts_table(plan: Plan) -> pd.DataFrame:
     """The paper's active-neuron counts (of 10,000) for three noisy raw CIFAR-10 training
-    images, beside the receptive_fields runs' (seed 0 per sigma): active units per image on
-    the first three training images with the run's own noise at its sigma, and the mean
-    over the first 256. Fractions of the width compare across widths."""
+    images, beside the receptive-field noise networks' (F18's role `fields`; seed 0 per
+    sigma): active units per image on the first three training images with the run's own
+    noise at its sigma, and the mean over the first 256. Fractions of the width compare
+    across widths."""
     import torch
 
     from ..measures import metrics as M
@@ -117,7 +118,7 @@ def active_counts_table(plan: Plan) -> pd.DataFrame:
 
     ref = load_reference()["active_counts_raw_cifar10"]
     paper_width = 10_000  # the paper's "Active neurons (of 10,000)"
-    runs = plan.studies.get("receptive_fields", [])
+    runs = plan.read_runs(VERDICT_FIGURE, "fields")
     df = load_final(runs) if runs else pd.DataFrame(columns=["sigma", "seed", "status"])
     df = df[df["status"] == "ok"].sort_values(["sigma", "seed"]).groupby("sigma").first()
     epochs = _epochs(df["run_id"]) if len(df) else pd.Series(dtype=float)

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..measures.efficiency import multiply_adds
 from ..runs.results import load_final
-from .common import converged_sigmas, figure_table, finished, row, seeds_note, sweep
+from .common import (converged_sigmas, figure_table, finished, reads, row, seeds_note,
+                     sweep)
 from .sensitivity import rung
 from .shared_bias import explained_variance
 from .verdict import NOT_MEASURED, Check, gated, paired, threshold_check
@@ -122,7 +123,7 @@ def rungs(plan) -> list:
     """10a's essential attack gaps as the ladder's stand-in rung (F19 attacks only the
     profile's own networks: no rung nearer the paper yet, so the rule says which would
     decide). Converged: the runs compared converged (common.converged_sigmas)."""
-    if "robustness" not in plan.studies:
+    if not reads(plan, "classifiers"):
         return []
     out = []
     for label, s, gap, op, ids, _, reported in attack_gaps(_table("F19_runs")):
@@ -186,6 +187,6 @@ def judge_efficiency(plan) -> dict:
 
 
 def judge(plan) -> list[dict] | None:
-    if "robustness" not in plan.studies:
+    if not reads(plan, "classifiers"):
         return None
     return [judge_robustness(plan), judge_efficiency(plan)]

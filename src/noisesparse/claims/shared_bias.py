@@ -45,7 +45,7 @@ def _beats(g: pd.DataFrame) -> bool:
 
 
 def judge(plan) -> dict | None:
-    shared = study(plan, "shared_bias")
+    shared = study(plan, "shared")
     if shared is None:
         return None
     main = sweep(plan)

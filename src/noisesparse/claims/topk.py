@@ -44,8 +44,9 @@ RULE = ("every judged (sigma, inputs) comparison with the raw Top-K is an essent
         "counted (verdict.judge_converged); the authors' variant and the cosine model are "
         "reported")
 EVALS = ("clean", "noisy")
-BASELINES = (("topk_baseline", "Top-K (noise network's architecture)", True),
-             ("topk_authors", "authors' normalised Top-K", False))
+# F18's roles of the Top-K baselines (config/studies.yaml names their studies).
+BASELINES = (("topk", "Top-K (noise network's architecture)", True),
+             ("topk_normalised", "authors' normalised Top-K", False))
 
 
 def bracket(topk: pd.DataFrame, inputs: str, f: float) -> pd.DataFrame | None:
@@ -151,8 +152,8 @@ def cosine_report(cos: pd.DataFrame) -> str:
 
 
 def checks_for(noise_runs: pd.DataFrame, baselines: dict[str, pd.DataFrame]) -> list[Check]:
-    """Every (baseline, sigma, inputs) comparison: `baselines` maps a study name of
-    BASELINES to its final-metrics table (fixed-k runs)."""
+    """Every (baseline, sigma, inputs) comparison: `baselines` maps a role of BASELINES to
+    its final-metrics table (fixed-k runs)."""
     out = []
     for name, label, essential in BASELINES:
         tk = baselines.get(name)
@@ -173,7 +174,7 @@ def judge(plan) -> dict | None:
         tk = study(plan, name)
         if tk is not None:
             tables[name] = tk[tk["topk_schedule"] == "fixed"]
-    if "topk_baseline" not in tables:
+    if "topk" not in tables:
         return None
     checks = judge_converged(checks_for(sweep(plan), tables))
     # The checks column (row) carries each comparison; here what was not judged, and why.
@@ -181,7 +182,7 @@ def judge(plan) -> dict | None:
     parts = [f"{len(checks) - len(skipped)} comparisons judged or gated"]
     if skipped:
         parts.append("not judged: " + "; ".join(f"{c.name} ({c.measured})" for c in skipped))
-    cos = study(plan, "cosine_baseline")
+    cos = study(plan, "cosine")
     if cos is not None:
         parts.append(cosine_report(cos))
     return row(CLAIM, STATEMENT, CRITERION, "; ".join(parts), checks, RULE)

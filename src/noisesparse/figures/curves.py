@@ -14,13 +14,10 @@ from . import style as S
 ACTIVE = ["frac_active_clean", "frac_active_noisy"]
 
 
-def _final(plan, study: str) -> pd.DataFrame:
-    return load_final(plan.studies[study])
-
-
-def _runs(plan, *studies) -> list[str]:
-    """The runs of those studies the plan has (optional ones may be off), each once."""
-    return list(dict.fromkeys(r for s in studies if s in plan.studies for r in plan.studies[s]))
+def _final(plan, fig_id: str, role: str | None = None) -> pd.DataFrame:
+    """Final metrics of the runs the figure reads (as `role`: its `studies` mapping in
+    config/studies.yaml, which names the studies)."""
+    return load_final(plan.read_runs(fig_id, role))
 
 
 def _reference(name: str):
@@ -44,11 +41,11 @@ def _beside_paper(ax, table, ref_name: str, ref_label: str) -> None:
     ax.legend()
 
 
-def _ablation(plan, fig_id, title, studies, by, fmt=str, metrics=("frac_active_clean",
+def _ablation(plan, fig_id, title, by, fmt=str, metrics=("frac_active_clean",
               "frac_active_noisy"), note="", prepare=None):
     """Fraction active vs σ, one curve per value of `by`; one panel per metric. `prepare`
     may add columns to the runs' final metrics first."""
-    runs = _runs(plan, *([studies] if isinstance(studies, str) else studies))
+    runs = plan.read_runs(fig_id)
     df = load_final(runs)
     if prepare is not None:
         df = prepare(df)
@@ -92,7 +89,7 @@ DEAD_NOTE = ("Dead neurons, the authors' definition: no activity (ReLU: summed o
 
 
 def f1_training(plan, fig_id, title):
-    hist = load_history(plan.studies["sigma_sweep"])
+    hist = load_history(plan.read_runs(fig_id))
     hist = hist[hist["status"] == "ok"]
     table = (hist.groupby(["sigma", "step", "epoch"])[ACTIVE].agg(["mean", "min", "max"]))
     table.columns = [f"{a}_{b}" for a, b in table.columns]
@@ -109,19 +106,19 @@ def f1_training(plan, fig_id, title):
         ax.set_title(f"over training,\n{_panel_title(m)}")  # one line runs into the next
         ax.set_ylim(0, None)
     axes[0].legend(ncol=2)
-    final = S.summarise(_final(plan, "sigma_sweep"), ["sigma"], ACTIVE)
+    final = S.summarise(_final(plan, fig_id), ["sigma"], ACTIVE)
     _beside_paper(axes[2], final, "default", "paper, noisy")
     axes[2].set_title("at the end of training")
     seeds = int(table["seeds"].max())
     caption = (f"Fraction of hidden neurons active (ReLU output > 0) over training, one curve "
                f"per σ; bands: min-max over {seeds} seed(s). Right: final values beside the "
                f"paper's (read from config/reference.yaml; theirs is a noisy-input number on "
-               f"CIFAR-10 latents with 10,000 neurons).\n{S.describe(plan, plan.studies['sigma_sweep'])}.")
+               f"CIFAR-10 latents with 10,000 neurons).\n{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
 def f2_width(plan, fig_id, title):
-    df = _final(plan, "width")
+    df = _final(plan, fig_id)
     metrics = ["frac_active_clean", "frac_active_noisy", "frac_dead", "frac_silent_clean"]
     table = S.summarise(df, ["width", "sigma"], metrics)
     fig, axes = S.panels(4, w=2.9)
@@ -133,12 +130,12 @@ def f2_width(plan, fig_id, title):
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     caption = ("Width ablation: final fraction active vs σ for each number of hidden neurons, "
                f"and the fraction of dead neurons under both definitions. {DEAD_NOTE}"
-               f"\n{S.describe(plan, plan.studies['width'])}.")
+               f"\n{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
 def f3_datasets(plan, fig_id, title):
-    return _ablation(plan, fig_id, title, ["datasets", "latents"], "dataset",
+    return _ablation(plan, fig_id, title, "dataset",
                      note="Raw pixels, a second natural-image set and digits stand in for "
                           "raw CIFAR-10, latents and MNIST outside the paper profile; "
                           "natural_latents (when run) are the authors' ConvMixer latents of "
@@ -156,7 +153,7 @@ def f4_noise(plan, fig_id, title):
         df.loc[zero, "frac_active_shifted"] = df.loc[zero, "frac_active_clean"]
         return df
 
-    return _ablation(plan, fig_id, title, "noise_types", "noise",
+    return _ablation(plan, fig_id, title, "noise",
                      fmt=lambda n: n + ("" if is_zero_mean(n) else "* (not zero-mean)"),
                      metrics=("frac_active_clean", "frac_active_noisy", "frac_active_shifted"),
                      prepare=shifted,
@@ -169,7 +166,7 @@ def f4_noise(plan, fig_id, title):
 
 
 def f5_tasks(plan, fig_id, title):
-    df = _final(plan, "tasks")
+    df = _final(plan, fig_id, "heads")
     table = S.summarise(df, ["task", "sigma"], ACTIVE + ["loss_clean"])
     fig, axes = S.panels(3)
     S.sigma_curves(axes[0], table, "task", "frac_active_clean")
@@ -181,12 +178,13 @@ def f5_tasks(plan, fig_id, title):
     S.legend_on_top(axes[0], 0.45, title="task", ncol=2, fontsize=6, title_fontsize=6)
     ax = axes[2]
     ax.set_title("Transformer LM, mean over MLP layers")
-    runs = _runs(plan, "tasks")
-    if "lm_sigma" in plan.studies:
-        lm = S.summarise(_final(plan, "lm_sigma"), ["task", "sigma"], ACTIVE + ["loss_clean"])
+    runs = plan.read_runs(fig_id, "heads")
+    if plan.reads(fig_id, "transformer"):
+        lm = S.summarise(_final(plan, fig_id, "transformer"), ["task", "sigma"],
+                         ACTIVE + ["loss_clean"])
         _beside_paper(ax, lm, "transformer", "paper, WikiText-103")
         table = pd.concat([table, lm], ignore_index=True)
-        runs += plan.studies["lm_sigma"]
+        runs += plan.read_runs(fig_id, "transformer")
     else:  # the panel's slot and data contract exist even when a profile has no LM study
         S.sigma_axis(ax)
         ax.text(0.5, 0.5, "no Transformer runs\nin this profile", ha="center",
@@ -199,7 +197,7 @@ def f5_tasks(plan, fig_id, title):
 
 
 def f5_layers(plan, fig_id, title):
-    df = _final(plan, "lm_sigma")
+    df = _final(plan, fig_id)
     layers = sorted(int(c.rsplit("_L", 1)[1]) for c in df.columns
                     if c.startswith("frac_active_clean_L"))
     panels = ["frac_active_clean", "frac_active_noisy", "frac_dead", "frac_silent_clean"]
@@ -220,12 +218,12 @@ def f5_layers(plan, fig_id, title):
                "noise is added after the LayerNorm at the input of every MLP block during "
                "training only. Dead units: the authors' definition (no activity over the "
                "validation windows with the run's noise) beside ours (silent on the clean "
-               f"windows).\n{S.describe(plan, plan.studies['lm_sigma'])}.")
+               f"windows).\n{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
 def f6_activations(plan, fig_id, title):
-    return _ablation(plan, fig_id, title, "activations", "activation",
+    return _ablation(plan, fig_id, title, "activation",
                      metrics=("frac_active_clean", "loss_clean", "frac_dead",
                               "frac_silent_clean"),
                      note="For non-ReLU activations a unit counts as active when |a| exceeds "
@@ -234,7 +232,7 @@ def f6_activations(plan, fig_id, title):
 
 
 def f8_shared_bias(plan, fig_id, title):
-    df = pd.concat([_final(plan, "sigma_sweep"), _final(plan, "shared_bias")])
+    df = _final(plan, fig_id)  # per-neuron and shared bias, told apart by `bias`
     metrics = ["loss_clean", "frac_active_clean", "frac_active_noisy"]
     table = S.summarise(df, ["bias", "sigma"], metrics)
     fig, axes = S.panels(3)
@@ -247,7 +245,7 @@ def f8_shared_bias(plan, fig_id, title):
     axes[0].legend()
     caption = ("One learned scalar bias shared by all hidden neurons vs a bias per neuron: "
                "loss and sparsity side by side; bands: min-max over seeds."
-               f"\n{S.describe(plan, _runs(plan, 'sigma_sweep', 'shared_bias'))}.")
+               f"\n{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
@@ -255,7 +253,7 @@ def f9_noise_removal(plan, fig_id, title):
     """Seed means over training of the annealed runs and of their never-noised reference
     (sigma 0 throughout, trained as long), one line style per learning rate; the latent
     data's runs (noise_removal_latents, when asked for) in their own rows of the table."""
-    runs = _runs(plan, "noise_removal", "noise_removal_latents")
+    runs = plan.read_runs(fig_id)
     hist = load_history(runs)
     hist = hist[hist["status"] == "ok"]
     table = hist.groupby(["dataset", "lr", "sigma", "step", "epoch"])[
@@ -311,19 +309,16 @@ def f11_baselines(plan, fig_id, title):
     authors' normalised Top-K and cosine model (labelled variants), and the L1 penalty (no
     noise, so clean only). A run that does not beat the zero predictor on a panel's inputs
     is crossed out there: it failed to train, and claim 7 does not compare with it."""
-    parts = [_final(plan, "sigma_sweep").assign(method=F11_NOISE, k=0)]
-    if "l1_baseline" in plan.studies:
-        parts.append(_final(plan, "l1_baseline").assign(method=F11_L1, k=0))
-    if "topk_baseline" in plan.studies:
-        tk = _final(plan, "topk_baseline")
-        parts.append(tk.assign(method=F11_TOPK + tk["topk_schedule"].map(TOPK_SCHEDULES),
-                               k=tk["topk"]))
-    if "topk_authors" in plan.studies:
-        tk = _final(plan, "topk_authors")
-        parts.append(tk.assign(method=F11_AUTHORS + tk["topk_schedule"].map(TOPK_SCHEDULES),
-                               k=tk["topk"]))
-    if "cosine_baseline" in plan.studies:
-        parts.append(_final(plan, "cosine_baseline").assign(method=F11_COSINE, k=0))
+    parts = [_final(plan, fig_id, "noise").assign(method=F11_NOISE, k=0)]
+    if plan.reads(fig_id, "l1"):
+        parts.append(_final(plan, fig_id, "l1").assign(method=F11_L1, k=0))
+    for role, label in (("topk", F11_TOPK), ("topk_normalised", F11_AUTHORS)):
+        if plan.reads(fig_id, role):
+            tk = _final(plan, fig_id, role)
+            parts.append(tk.assign(method=label + tk["topk_schedule"].map(TOPK_SCHEDULES),
+                                   k=tk["topk"]))
+    if plan.reads(fig_id, "cosine"):
+        parts.append(_final(plan, fig_id, "cosine").assign(method=F11_COSINE, k=0))
     df = _failed(pd.concat(parts, ignore_index=True))
     metrics = ["frac_active_clean", "frac_active_noisy", "loss_clean", "loss_noisy",
                "loss_clean_rel", "failed_clean", "failed_noisy"]
@@ -378,8 +373,6 @@ def f11_baselines(plan, fig_id, title):
             labels.append(lab)
     axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1),
                    borderaxespad=0, fontsize=5.5)
-    studies = [s for s in ("sigma_sweep", "l1_baseline", "topk_baseline", "topk_authors",
-                           "cosine_baseline") if s in plan.studies]
     caption = ("Reconstruction error at matched sparsity, each model evaluated on the inputs it "
                "was trained for: on clean held-out inputs (left) and with its own training noise "
                "(right). Markers are coloured by the training σ: noise-trained ReLU networks "
@@ -393,7 +386,7 @@ def f11_baselines(plan, fig_id, title):
                "inputs is crossed out (failed to train; not compared). Claim 7 (F18) compares "
                "the noise network with the raw Top-K at the same σ, interpolated across k to "
                "the same fraction active. Lower is better.\n"
-               f"{S.describe(plan, _runs(plan, *studies))}.")
+               f"{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
@@ -412,8 +405,8 @@ def _cross_failed(ax, g: pd.DataFrame, ev: str, fa: str, loss: str) -> None:
 
 
 def f12_inhibition(plan, fig_id, title):
-    df = pd.concat([_final(plan, "sigma_sweep"), _final(plan, "inhibition")])
-    sigmas = set(_final(plan, "inhibition")["sigma"])
+    df = pd.concat([_final(plan, fig_id, "plain"), _final(plan, fig_id, "circuits")])
+    sigmas = set(_final(plan, fig_id, "circuits")["sigma"])
     df = df[df["sigma"].isin(sigmas)]
     metrics = ["frac_active_clean", "loss_clean", "topk_agreement"]
     table = S.summarise(df, ["inhib", "sigma"], metrics)
@@ -427,12 +420,12 @@ def f12_inhibition(plan, fig_id, title):
     axes[1].set_yscale("log")
     axes[0].legend()
     caption = ("Inhibitory circuit variants trained with noise, beside the plain network at "
-               f"the same σ.\n{S.describe(plan, _runs(plan, 'inhibition'))}.")
+               f"the same σ.\n{S.describe(plan, plan.read_runs(fig_id, 'circuits'))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
 def f14_dead(plan, fig_id, title):
-    df = _final(plan, "sigma_sweep")
+    df = _final(plan, fig_id)
     metrics = ["frac_active_clean", "frac_active_living", "frac_active_nonsilent", "frac_dead",
                "frac_silent_clean"]
     table = S.summarise(df, ["sigma"], metrics)
@@ -471,7 +464,7 @@ def f14_dead(plan, fig_id, title):
     axes[1].legend(loc="lower left", fontsize=6.5)
     caption = (f"{DEAD_NOTE} If the fall in fraction active were only dead neurons, the living "
                "curves would stay flat. Fraction active is measured on clean held-out inputs."
-               f"\n{S.describe(plan, plan.studies['sigma_sweep'])}.")
+               f"\n{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)
 
 
@@ -484,10 +477,10 @@ def _optimiser_label(r) -> str:
 
 
 def f15_optimisers(plan, fig_id, title):
-    opt = _final(plan, "optimisers")
+    opt = _final(plan, fig_id, "by_optimiser")
     opt["variant"] = opt.apply(_optimiser_label, axis=1)
     t1 = S.summarise(opt, ["variant", "sigma"], ["frac_active_clean", "loss_clean"])
-    lr = _final(plan, "learning_rates")
+    lr = _final(plan, fig_id, "by_lr")
     t2 = S.summarise(lr, ["sigma", "lr"], ["frac_active_clean", "loss_clean"])
     fig, axes = S.panels(3)
     S.sigma_curves(axes[0], t1, "variant", "frac_active_clean")
@@ -509,9 +502,9 @@ def f15_optimisers(plan, fig_id, title):
     axes[2].set_ylabel(S.ACTIVE_LABEL)
     axes[2].set_title("learning-rate sweep")
     axes[2].legend()
-    table = pd.concat([t1.assign(panel="optimisers"), t2.assign(panel="learning_rates")],
+    table = pd.concat([t1.assign(panel="optimiser"), t2.assign(panel="Adam learning rate")],
                       ignore_index=True)
     caption = ("SGD and SGD with momentum (biases at their own learning rate) vs σ, and an "
                "Adam learning-rate sweep at fixed σ; runs that diverged are marked x."
-               f"\n{S.describe(plan, _runs(plan, 'optimisers', 'learning_rates'))}.")
+               f"\n{S.describe(plan, plan.read_runs(fig_id))}.")
     return S.save(fig_id, fig, table, plan, title, caption)

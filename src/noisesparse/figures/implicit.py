@@ -21,13 +21,8 @@ PARTS = {"implicit_diag": ("diagonal (sparsity)", 0),
          "flip_variance": ("flip variance", 2),
          "implicit_shift": ("mean shift", 3)}
 HEADROOM = 0.32  # share of panels a and c's height above the bars, for their legend
-ROWS = {"neuron": ("per-neuron bias (main sweep + preactivations study)",
-                   ("sigma_sweep", "preactivations")),
-        "shared": ("one shared bias (shared_bias study)", ("shared_bias",))}
-
-
-def _runs(plan, studies) -> list[str]:
-    return list(dict.fromkeys(r for s in studies if s in plan.studies for r in plan.studies[s]))
+# One row of panels per role of F21's `studies` in config/studies.yaml, which names them.
+ROWS = {"neuron": "per-neuron bias", "shared": "one shared bias"}
 
 
 def _final(runs) -> pd.DataFrame:
@@ -52,10 +47,11 @@ def f21_implicit(plan, fig_id, title):
     tables, hists, used = [], [], []
     fig, axes = S.panels(6, nrows=2, w=3.3, h=2.6)
     axes = axes.reshape(2, 3)
-    finals = {bias: _final(r) for bias, (_, st) in ROWS.items() if (r := _runs(plan, st))}
+    finals = {bias: _final(r) for bias in ROWS if (r := plan.read_runs(fig_id, bias))}
     colours = S.sigma_colours(pd.concat([f["sigma"] for f in finals.values()]))
-    for i, (bias, (label, studies)) in enumerate(ROWS.items()):
-        runs = _runs(plan, studies)
+    for i, (bias, what) in enumerate(ROWS.items()):
+        runs = plan.read_runs(fig_id, bias)
+        label = f"{what} ({' + '.join(plan.reads(fig_id, bias)) or 'no study'})"
         if bias not in finals:
             for ax in axes[i]:
                 ax.text(0.5, 0.5, f"{label}:\nnot in this profile", transform=ax.transAxes,

@@ -37,20 +37,20 @@ def _var(plan, name):
     return resolve(plan.profile, f"${name}", f"figure of profile {plan.profile}")
 
 
-def _ok_runs(plan, studies, task=None) -> pd.DataFrame:
-    ids = list(dict.fromkeys(r for s in studies if s in plan.studies for r in plan.studies[s]))
-    df = load_final(ids)
+def _ok_runs(plan, fig_id, role=None, task=None) -> pd.DataFrame:
+    """The finished runs the figure reads (as `role`), of one task if given."""
+    df = load_final(plan.read_runs(fig_id, role))
     if df.empty:
         return df
     df = df[df["status"] == "ok"]
     return df[df["task"] == task] if task else df
 
 
-def _robustness_rows(plan) -> pd.DataFrame:
+def _robustness_rows(plan, fig_id) -> pd.DataFrame:
     eps, steps = _var(plan, "attack_eps"), _var(plan, "attack_steps")
     n_in, sigmas = _var(plan, "attack_inputs"), _var(plan, "test_noise_sigmas")
-    runs = pd.concat([_ok_runs(plan, ["robustness"], "classification"),
-                      _ok_runs(plan, ["sigma_sweep", "latents"], "reconstruction")])
+    runs = pd.concat([_ok_runs(plan, fig_id, "classifiers", "classification"),
+                      _ok_runs(plan, fig_id, "reconstruction", "reconstruction")])
     rows, data = [], {}
     for _, r in runs.iterrows():
         cfg, net = load_model(r["run_id"])
@@ -74,7 +74,7 @@ def _robustness_rows(plan) -> pd.DataFrame:
 
 def f19_robustness(plan, fig_id, title):
     with _one_thread():
-        runs = _robustness_rows(plan)
+        runs = _robustness_rows(plan, fig_id)
     by = ["model", "dataset", "metric", "attack", "sigma", "eps"]
     g = runs.groupby(by)["value"]
     table = g.mean().rename("value_mean").to_frame().join(g.min().rename("value_min")).join(
@@ -123,8 +123,8 @@ def _encoder(net):
     return net.encoder_weight()[0].detach().t().contiguous(), net.hidden_bias()[0].detach()
 
 
-def _trained_rows(plan, batches, repeats, devices) -> pd.DataFrame:
-    runs = _ok_runs(plan, ["sigma_sweep"]).sort_values(["sigma", "seed"])
+def _trained_rows(plan, fig_id, batches, repeats, devices) -> pd.DataFrame:
+    runs = _ok_runs(plan, fig_id).sort_values(["sigma", "seed"])
     runs = runs.groupby("sigma", as_index=False).first()  # one network per σ: the lowest seed
     rows = []
     for _, r in runs.iterrows():
@@ -202,7 +202,7 @@ def f20_efficiency(plan, fig_id, title):
     batches, repeats = _var(plan, "efficiency_batches"), _var(plan, "efficiency_repeats")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     with _one_thread():
-        table = _trained_rows(plan, batches, repeats, devices)
+        table = _trained_rows(plan, fig_id, batches, repeats, devices)
     # The trained networks' shapes at every batch size; the profile's further shapes (the
     # paper's width) at batch 1 only: a large batch there takes seconds per call on a CPU.
     trained = [(int(w), int(o)) for w, o in table[["width", "d_out"]].drop_duplicates().values]

@@ -16,15 +16,16 @@ from . import style as S
 N_SHOWN = 8  # receptive fields per row
 
 
-def _seed0(plan, study: str) -> pd.DataFrame:
-    """One run per σ (the lowest seed), the ones whose weights a figure shows."""
-    df = load_final(plan.studies[study])
+def _seed0(plan, fig_id: str) -> pd.DataFrame:
+    """One run per σ (the lowest seed) of those the figure reads: the ones whose weights it
+    shows."""
+    df = load_final(plan.read_runs(fig_id))
     df = df[df["status"] == "ok"].sort_values(["sigma", "seed"])
     return df.groupby("sigma", as_index=False).first()
 
 
 def f7_synchronisation(plan, fig_id, title):
-    runs = _seed0(plan, "sigma_sweep")
+    runs = _seed0(plan, fig_id)
     colours = S.sigma_colours(runs["sigma"])
     rows = []
     fig, axes = S.panels(4, nrows=2, w=3.4, h=2.4)
@@ -168,10 +169,7 @@ def f10_receptive_fields(plan, fig_id, title):
 def f13_preactivations(plan, fig_id, title):
     # seed 0 of the main sweep and the preactivations study (the authors' sigmas 0.01, 0.5,
     # 1, 5): one network per sigma
-    studies = [st for st in ("sigma_sweep", "preactivations") if st in plan.studies]
-    df = load_final([r for st in studies for r in plan.studies[st]])
-    runs = (df[df["status"] == "ok"].sort_values(["sigma", "seed"])
-            .groupby("sigma", as_index=False).first())
+    runs = _seed0(plan, fig_id)
     colours = S.sigma_colours(runs["sigma"])
     rows = []
     fig, axes = S.panels(4, w=3.0)
@@ -229,7 +227,7 @@ def f13_preactivations(plan, fig_id, title):
 
 
 def f16_reconstructions(plan, fig_id, title):
-    runs = _seed0(plan, "receptive_fields")
+    runs = _seed0(plan, fig_id)
     n_img = 6
     fig, axes = S.panels(3 * len(runs), nrows=len(runs), w=2.6, h=0.9)
     axes = axes.reshape(len(runs), 3)

@@ -71,6 +71,25 @@ class Plan:
         return (f"profile {self.profile}; data {values('dataset')}; width {values('width')}; "
                 f"{values('steps')} steps of batch {values('batch_size')}; {len(cfgs)} runs")
 
+    def reads(self, fig: str, role: str | None = None) -> list[str]:
+        """The planned studies figure `fig` draws, or only those it reads as `role` (its
+        `studies` mapping in config/studies.yaml): code names a role, never a study, so each
+        study is named once. An optional study switched off, or a figure not drawn, reads
+        nothing. The claims read F18's roles (VERDICT_FIGURE)."""
+        info = self.figures.get(fig)
+        if info is None:
+            return []
+        if role is None:
+            return list(info["studies"])
+        if role not in info["roles"]:
+            raise ConfigError(f"figure {fig} declares no role {role!r} in config/studies.yaml; "
+                              f"its roles: {', '.join(info['roles']) or 'none'}")
+        return list(info["roles"][role])
+
+    def read_runs(self, fig: str, role: str | None = None) -> list[str]:
+        """The runs of `reads(fig, role)`, each once."""
+        return list(dict.fromkeys(r for s in self.reads(fig, role) for r in self.studies[s]))
+
     def caption(self, fig: str) -> str:
         """A figure's caption for the report: what it shows and what made it."""
         info = self.figures[fig]
@@ -310,10 +329,13 @@ def build_plan(profile: str, extras=()) -> Plan:
             plan.groups[_group_id(chunk)] = [c.run_id for c in chunk]
 
     for fig, info in (spec.get("figures") or {}).items():
-        missing = [s for s in info.get("studies", []) if s not in studies]
+        roles = info["studies"] if isinstance(info["studies"], dict) else {}
+        declared = list(dict.fromkeys(s for names in roles.values() for s in names)
+                        if roles else info["studies"])
+        missing = [s for s in declared if s not in studies]
         if missing:
             raise ConfigError(f"figure {fig} needs unknown studies {missing}")
-        fig_studies = [s for s in info["studies"] if s not in skipped]
+        fig_studies = [s for s in declared if s not in skipped]
         if not fig_studies:
             continue  # every study it draws is optional and off
         needs = info.get("needs") or []
@@ -331,6 +353,8 @@ def build_plan(profile: str, extras=()) -> Plan:
                   for o in paths.figure_files(f, spec["figures"][f].get("tables") or [])
                   if o.endswith(".csv")]
         plan.figures[fig] = {"title": info.get("title", fig), "studies": fig_studies,
+                             "roles": {role: [s for s in names if s not in skipped]
+                                       for role, names in roles.items()},
                              "runs": runs, "tables": tables, "inputs": inputs,
                              "outputs": paths.figure_files(fig, tables)}
     if VERDICT_FIGURE in plan.figures:
