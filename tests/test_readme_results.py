@@ -1,5 +1,6 @@
 """The README's results tables are what `noisesparse readme-results` writes from the committed
-summaries (regression/quick.json, long.json), and the command writes them from hand-built
+summaries (regression/quick.json; long's run with the sensitivity ladder,
+regression/long+sens_data+sensitivity.json), and the command writes them from hand-built
 summaries as stated: claim order, the deciding check, the sensitivity column only where a
 summary has that key, a summary from before the `claims` key shown with its verdicts."""
 
@@ -14,8 +15,9 @@ import pytest
 
 from noisesparse.pipeline.cli import main
 from noisesparse.errors import ConfigError
-from noisesparse.report.findings import (NOT_RECORDED, SENSITIVITY, fill, markdown_table, markers,
-                                  readme_blocks, rows)
+from noisesparse.report.summary import regression_file
+from noisesparse.report.findings import (NOT_RECORDED, README_PROFILES, SENSITIVITY, fill,
+                                         markdown_table, markers, readme_blocks, rows)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +53,8 @@ def test_the_readme_tables_are_what_the_command_writes_from_the_committed_summar
     assert fill(text, blocks) == text, "README.md's results differ: run `noisesparse " \
                                        "readme-results`"
     for profile, block in blocks.items():  # every verdict of the summary is in its table
-        verdicts = json.loads((REPO / f"regression/{profile}.json").read_text())["verdicts"]
+        source = regression_file(profile, README_PROFILES[profile])
+        verdicts = json.loads((REPO / source).read_text())["verdicts"]
         start, end = markers(profile)
         shown = text[text.index(start):text.index(end)]
         assert shown.count("**") == 2 * len(verdicts)
@@ -112,3 +115,9 @@ def test_a_summary_from_before_the_claims_key_shows_its_verdicts_and_says_so():
 def test_missing_markers_are_a_clear_error():
     with pytest.raises(ConfigError, match="results:long:start"):
         fill("no markers here\n", {"long": "x\n"})
+
+
+def test_a_regression_file_is_named_by_its_profile_and_switches():
+    assert regression_file("quick") == "regression/quick.json"
+    assert regression_file("long", ("sensitivity", "sens_data")) == \
+        "regression/long+sens_data+sensitivity.json"

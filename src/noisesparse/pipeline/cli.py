@@ -228,7 +228,7 @@ def cmd_regress(args):
                if not (root / o).exists() or (root / o).stat().st_size == 0]
     if not (root / "results/tables/F18_verdicts.csv").exists():
         missing.append("results/tables/F18_verdicts.csv")
-    expected = args.expected or str(root / "regression" / f"{plan.profile}.json")
+    expected = args.expected or str(root / summary.regression_file(plan.profile, plan.extras))
     problems = summary.compare(summary.read(root / args.summary), summary.read(expected),
                                summary.load_tolerances(args.tolerances
                                                        or root / summary.TOLERANCES))
@@ -248,8 +248,9 @@ def cmd_regress(args):
 def cmd_readme_results(args):
     """README.md's results tables from the committed summaries (regression/<profile>.json)."""
     from ..report.findings import README_PROFILES, update_readme
+    from ..report.summary import regression_file
     ok = update_readme(paths.root(), check=args.check)
-    profiles = ", ".join(f"regression/{p}.json" for p in README_PROFILES)
+    profiles = ", ".join(regression_file(p, e) for p, e in README_PROFILES.items())
     if args.check and not ok:
         print(f"README.md's results tables differ from {profiles}: run `noisesparse "
               "readme-results`", file=sys.stderr)

@@ -12,8 +12,11 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..output import write_text
 
-# The profiles whose summaries are committed under regression/ and shown in the README.
-README_PROFILES = ("quick", "long")
+# The profiles whose summaries are committed under regression/ and shown in the README, each
+# with the optional studies its committed run switched on: `long` with the sensitivity
+# ladder (its verdicts are plain `long`'s, the same runs; its `sensitivity` key gives each
+# departing claim's conclusion). summary.regression_file names the file.
+README_PROFILES = {"quick": (), "long": ("sensitivity", "sens_data")}
 NOT_RECORDED = "deciding check not recorded in this summary; regenerate it"
 SENSITIVITY = "departure (sensitivity)"
 
@@ -99,10 +102,11 @@ def fill(text: str, blocks: dict[str, str]) -> str:
 
 
 def readme_blocks(root: Path) -> dict[str, str]:
-    """Each README profile's block, from its committed summary (regression/<profile>.json)."""
+    """Each README profile's block, from its committed summary (summary.regression_file)."""
     from . import summary
-    return {p: block(p, summary.read(root / f"regression/{p}.json"), f"regression/{p}.json")
-            for p in README_PROFILES if (root / f"regression/{p}.json").exists()}
+    files = {p: summary.regression_file(p, e) for p, e in README_PROFILES.items()}
+    return {p: block(p, summary.read(root / f), f) for p, f in files.items()
+            if (root / f).exists()}
 
 
 def update_readme(root: Path, check: bool = False) -> bool:
