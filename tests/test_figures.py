@@ -257,3 +257,9 @@ def test_the_sensitivity_ladder_draws_f22_and_its_conclusions(smoke_root, monkey
     assert set(sens) <= set(summarise(plan)["verdicts"])
     assert all(set(c) == {"conclusion", "detail"} and isinstance(c["conclusion"], str)
                for c in sens.values())
+
+
+def test_f22_ticks_break_a_long_setting_and_keep_a_short_one():
+    from noisesparse.figures.sensitivity import tick
+    assert tick("width", "512") == "width\n512"
+    assert tick("data", "natural_latents") == "data\nnatural_\nlatents"

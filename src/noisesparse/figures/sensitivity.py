@@ -24,6 +24,12 @@ def positions(t: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(keys, key=lambda k: rank.get(k[0], len(AXIS_ORDER)))  # stable within axes
 
 
+def tick(axis: str, setting: str) -> str:
+    """A rung's tick label: the axis over its setting, a long setting (a dataset's name)
+    broken after each underscore, so that it does not run into its neighbours."""
+    return f"{axis}\n" + (setting.replace("_", "_\n") if len(setting) > 8 else setting)
+
+
 def f22_sensitivity(plan, fig_id, title):
     rungs = ladder_rungs(plan)
     rows = ladder_table(rungs)
@@ -31,7 +37,7 @@ def f22_sensitivity(plan, fig_id, title):
     summary = pd.DataFrame([{"claim": c, "conclusion": v["conclusion"], "detail": v["detail"]}
                             for c, v in concl.items()])
     claims = list(concl)
-    fig, axes = S.panels(len(claims), nrows=int(np.ceil(len(claims) / 3)), w=3.4, h=2.5)
+    fig, axes = S.panels(len(claims), nrows=int(np.ceil(len(claims) / 3)), w=3.8, h=2.5)
     for ax, claim in zip(axes, claims):
         t = rows[rows["claim"] == claim] if len(rows) else rows
         ax.set_title(f"claim {claim}: {concl[claim]['conclusion']}", fontsize=7.5)
@@ -54,7 +60,7 @@ def f22_sensitivity(plan, fig_id, title):
             ax.axhline(g["threshold"].iloc[0], color=colour, ls="--", lw=0.8)
             S.mark_unconverged(ax, x, m, list(g["converged"]), colour=colour)
         ax.set_xticks(range(len(pos)))
-        ax.set_xticklabels([f"{a}\n{s}" for a, s in pos], fontsize=5.5)
+        ax.set_xticklabels([tick(a, s) for a, s in pos], fontsize=5)
         for i in range(1, len(pos)):  # a thin line where one axis ends and the next begins
             if pos[i][0] != pos[i - 1][0]:
                 ax.axvline(i - 0.5, color="0.8", lw=0.6)
