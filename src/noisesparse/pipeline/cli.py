@@ -246,7 +246,8 @@ def cmd_regress(args):
 
 
 def cmd_readme_results(args):
-    """README.md's results tables from the committed summaries (regression/<profile>.json)."""
+    """README.md's results tables from the committed summaries (summary.regression_file of
+    each README profile)."""
     from ..report.findings import README_PROFILES, update_readme
     from ..report.summary import regression_file
     ok = update_readme(paths.root(), check=args.check)
@@ -379,7 +380,7 @@ def main(argv=None):
                    help="tolerance per key (default: regression/tolerances.yaml)")
     p.set_defaults(fn=cmd_regress)
     p = sub.add_parser("readme-results", help="write README.md's results tables from the "
-                       "committed summaries (regression/quick.json, long.json)")
+                       "committed summaries (regression/quick.json, long+sens_data+sensitivity.json)")
     p.add_argument("--check", action="store_true", help="fail if the README differs")
     p.set_defaults(fn=cmd_readme_results)
     p = sub.add_parser("slurm-check", help="the SLURM profile's requests against sinfo's "

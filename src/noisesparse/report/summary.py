@@ -30,6 +30,8 @@ def regression_file(profile: str, extras=()) -> str:
     """The committed summary of `profile` run with the optional studies `extras` switched on:
     regression/<profile>.json, or regression/<profile>+<switch>+....json (switches sorted)."""
     return "regression/" + "+".join([profile, *sorted(extras)]) + ".json"
+
+
 # The numbers kept per setting: sparsity (clean held-out inputs), dead neurons, loss.
 KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
 SD = "_sd"  # suffix of a metric's standard deviation over the seeds of a setting
