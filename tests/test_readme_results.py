@@ -53,8 +53,7 @@ def test_the_readme_tables_are_what_the_command_writes_from_the_committed_summar
     assert fill(text, blocks) == text, "README.md's results differ: run `noisesparse " \
                                        "readme-results`"
     for profile, block in blocks.items():  # every verdict of the summary is in its table
-        source = regression_file(profile, README_PROFILES[profile])
-        verdicts = json.loads((REPO / source).read_text())["verdicts"]
+        verdicts = json.loads((REPO / README_PROFILES[profile]).read_text())["verdicts"]
         start, end = markers(profile)
         shown = text[text.index(start):text.index(end)]
         assert shown.count("**") == 2 * len(verdicts)
@@ -118,6 +117,8 @@ def test_missing_markers_are_a_clear_error():
 
 
 def test_a_regression_file_is_named_by_its_profile_and_switches():
-    assert regression_file("quick") == "regression/quick.json"
+    """What `noisesparse regress --with` compares with; the README's long table reads the
+    file of long with the sensitivity ladder and its latent rung."""
+    assert regression_file("quick") == "regression/quick.json" == README_PROFILES["quick"]
     assert regression_file("long", ("sensitivity", "sens_data")) == \
-        "regression/long+sens_data+sensitivity.json"
+        "regression/long+sens_data+sensitivity.json" == README_PROFILES["long"]

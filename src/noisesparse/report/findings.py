@@ -13,10 +13,11 @@ from ..errors import ConfigError
 from ..output import write_text
 
 # The profiles whose summaries are committed under regression/ and shown in the README, each
-# with the optional studies its committed run switched on: `long` with the sensitivity
-# ladder (its verdicts are plain `long`'s, the same runs; its `sensitivity` key gives each
-# departing claim's conclusion). summary.regression_file names the file.
-README_PROFILES = {"quick": (), "long": ("sensitivity", "sens_data")}
+# with its file (summary.regression_file): `long`'s was run with the sensitivity ladder and
+# its latent rung switched on (its verdicts are plain `long`'s, the same runs; its
+# `sensitivity` key gives each departing claim's conclusion).
+README_PROFILES = {"quick": "regression/quick.json",
+                   "long": "regression/long+sens_data+sensitivity.json"}
 NOT_RECORDED = "deciding check not recorded in this summary; regenerate it"
 SENSITIVITY = "departure (sensitivity)"
 
@@ -104,8 +105,7 @@ def fill(text: str, blocks: dict[str, str]) -> str:
 def readme_blocks(root: Path) -> dict[str, str]:
     """Each README profile's block, from its committed summary (summary.regression_file)."""
     from . import summary
-    files = {p: summary.regression_file(p, e) for p, e in README_PROFILES.items()}
-    return {p: block(p, summary.read(root / f), f) for p, f in files.items()
+    return {p: block(p, summary.read(root / f), f) for p, f in README_PROFILES.items()
             if (root / f).exists()}
 
 
