@@ -104,9 +104,9 @@ def judge_tables(tables: dict[str, pd.DataFrame], befores: dict[str, pd.Series] 
     roles whose studies were run), the fraction active before removal per run, and the
     main sweep's sigma 0 value (reported beside the reference trained as long)."""
     checks, parts = [], []
-    for name, label in ROLES:
-        if name in tables:
-            c, p = checks_for(tables[name], (befores or {}).get(name), label)
+    for role, label in ROLES:
+        if role in tables:
+            c, p = checks_for(tables[role], (befores or {}).get(role), label)
             checks += c
             parts += p
     measured = "; ".join(parts)

@@ -405,8 +405,9 @@ def _cross_failed(ax, g: pd.DataFrame, ev: str, fa: str, loss: str) -> None:
 
 
 def f12_inhibition(plan, fig_id, title):
-    df = pd.concat([_final(plan, fig_id, "plain"), _final(plan, fig_id, "circuits")])
-    sigmas = set(_final(plan, fig_id, "circuits")["sigma"])
+    circuits = _final(plan, fig_id, "circuits")
+    df = pd.concat([_final(plan, fig_id, "plain"), circuits])
+    sigmas = set(circuits["sigma"])
     df = df[df["sigma"].isin(sigmas)]
     metrics = ["frac_active_clean", "loss_clean", "topk_agreement"]
     table = S.summarise(df, ["inhib", "sigma"], metrics)
