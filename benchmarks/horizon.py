@@ -13,7 +13,8 @@ the longest prefix has no horizon (">T" in the table): it needs more than was tr
         --lr 1e-3 --steps 20000 [--sigmas 0 0.05 ...] [--log-every 200]
     python benchmarks/horizon.py table     # -> benchmarks/horizon_<date>.csv and .md
 
-`train` trains the sigmas as one ensemble (seed 0, batch 256, eval 1,024 inputs: the quick
+`train` trains the sigmas, for each of `--seeds` (default 0), as one ensemble (batch 256
+unless `--batch`, PyTorch's default init unless `--init normal`, eval 1,024 inputs: the quick
 profile's run_defaults) on one thread and writes each member's history to
 benchmarks/horizon_histories/, with the process CPU seconds per member-step (the cost
 figure used to budget profiles; CPU time, not wall time, because the machine is shared).
@@ -44,21 +45,30 @@ SIGMAS = [0, 0.05, 0.1, 0.3, 0.8, 1.5, 3, 10]
 QUICK = dict(batch_size=256, eval_size=1024, seed=0)  # config/profiles/quick.yaml run_defaults
 
 
-def tag(dataset: str, width: int, lr: float) -> str:
-    return f"{dataset}-n{width}-lr{lr:g}"
+# A history's setting beyond (dataset, width, lr); older histories (seed 0 only, the
+# profile's defaults) lack these columns and read as these values.
+SETTING = {"seed": 0, "init": "torch", "batch_size": 256}
+
+
+def tag(dataset: str, width: int, lr: float, init: str = "torch", batch: int = 256) -> str:
+    extra = ("" if init == "torch" else f"-init{init}") + ("" if batch == 256 else f"-b{batch}")
+    return f"{dataset}-n{width}-lr{lr:g}{extra}"
 
 
 def train(args) -> None:
     torch.set_num_threads(args.threads)
     configs = [make_run_config(dict(QUICK, dataset=args.dataset, width=args.width, lr=args.lr,
-                                    steps=args.steps, log_every=args.log_every, sigma=s))
-               for s in args.sigmas]
+                                    steps=args.steps, log_every=args.log_every, sigma=s,
+                                    seed=seed, init=args.init, batch_size=args.batch))
+               for seed in args.seeds for s in args.sigmas]
     data = load(args.dataset)
     trainer = GroupTrainer(configs, data, torch.device("cpu"), "tf32", False)
     loss_zero = trainer.zero_predictor_loss()
     sig = "_".join(f"{x:g}" for x in args.sigmas)
     HIST.mkdir(exist_ok=True)
-    path = HIST / f"{tag(args.dataset, args.width, args.lr)}-T{args.steps}-s{sig}.csv"
+    seeds = "" if args.seeds == [0] else "-seeds" + "_".join(map(str, args.seeds))
+    path = HIST / (f"{tag(args.dataset, args.width, args.lr, args.init, args.batch)}"
+                   f"-T{args.steps}-s{sig}{seeds}.csv")
     cpu0, wall0 = time.process_time(), time.time()
     log_metrics = trainer.log_metrics
 
@@ -78,7 +88,8 @@ def write(trainer, configs, path, loss_zero, cpu, wall, args) -> None:
     rows = []
     for k, c in enumerate(configs):
         h = pd.DataFrame({n: [r[n][k] for r in trainer.history] for n in trainer.history[0]})
-        rows.append(h[["step", *convergence.CONV_METRICS]].assign(sigma=c.sigma))
+        rows.append(h[["step", *convergence.CONV_METRICS]].assign(
+            sigma=c.sigma, seed=c.seed, init=c.init, batch_size=c.batch_size))
     done = max(trainer.step, 1) * len(configs)
     out = pd.concat(rows).assign(dataset=args.dataset, width=args.width, lr=args.lr,
                                  loss_zero=loss_zero, threads=args.threads,
@@ -113,10 +124,13 @@ def table(args) -> None:
     rows = []
     for path in sorted(HIST.glob("*.csv")):
         d = pd.read_csv(path)
-        for (ds, w, lr, s), h in d.groupby(["dataset", "width", "lr", "sigma"]):
+        d = d.assign(**{k: d[k] if k in d else v for k, v in SETTING.items()})
+        for (ds, w, lr, s, seed, init, batch), h in d.groupby(
+                ["dataset", "width", "lr", "sigma", *SETTING]):
             hz = horizons(h, float(h["loss_zero"].iloc[0]))
             last = h.sort_values("step").iloc[-1]
             rows.append({"dataset": ds, "width": int(w), "lr": lr, "sigma": s,
+                         "seed": int(seed), "init": init, "batch_size": int(batch),
                          "steps_trained": int(last["step"]),
                          **{f"horizon_{m}": hz[m] for m in convergence.CONV_METRICS},
                          "horizon": hz["run"],
@@ -125,9 +139,11 @@ def table(args) -> None:
                          "cpu_ms_per_member_step": 1e3 * h["cpu_s_per_member_step"].iloc[0]})
     # A sigma trained in two histories (a longer run of a few sigmas after a shorter sweep)
     # counts by its longest: a horizon is only known up to the last step trained.
+    key = ["dataset", "width", "lr", "sigma", *SETTING]
     t = (pd.DataFrame(rows).sort_values("steps_trained")
-         .drop_duplicates(["dataset", "width", "lr", "sigma"], keep="last")
-         .sort_values(["dataset", "lr", "width", "sigma"], ascending=[False, False, True, True]))
+         .drop_duplicates(key, keep="last")
+         .sort_values(["dataset", "lr", "width", "init", "batch_size", "seed", "sigma"],
+                      ascending=[False, False, True, False, True, True, True]))
     date = dt.date.today().isoformat()
     t.to_csv(HERE / f"horizon_{date}.csv", index=False, float_format="%.6g")
     (HERE / f"horizon_{date}.md").write_text(markdown(t))
@@ -138,14 +154,17 @@ def markdown(t: pd.DataFrame) -> str:
     """Steps to convergence, one row per (dataset, width, lr), one column per sigma; '>T'
     where the longest run trained (T steps) had not converged."""
     sig = sorted(t["sigma"].unique())
-    head = "| data | width | Adam lr | " + " | ".join(f"σ {s:g}" for s in sig) + " | ms CPU / member-step |"
-    lines = [head, "|" + "---|" * (len(sig) + 4)]
-    for (ds, lr, w), g in t.groupby(["dataset", "lr", "width"], sort=False):
+    head = ("| data | width | Adam lr | init | batch | seed | "
+            + " | ".join(f"σ {s:g}" for s in sig) + " | ms CPU / member-step |")
+    lines = [head, "|" + "---|" * (len(sig) + 7)]
+    for (ds, lr, w, init, b, seed), g in t.groupby(
+            ["dataset", "lr", "width", "init", "batch_size", "seed"], sort=False):
         g = g.set_index("sigma")
         cell = lambda s: ("" if s not in g.index else
                           f">{g.at[s, 'steps_trained']:,}" if math.isnan(g.at[s, "horizon"])
                           else f"{int(g.at[s, 'horizon']):,}")
-        lines.append(f"| {ds} | {w} | {lr:g} | " + " | ".join(cell(s) for s in sig)
+        lines.append(f"| {ds} | {w} | {lr:g} | {init} | {b} | {seed} | "
+                     + " | ".join(cell(s) for s in sig)
                      + f" | {g['cpu_ms_per_member_step'].iloc[0]:.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -161,6 +180,9 @@ def main() -> None:
     t.add_argument("--log-every", type=int, default=200)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--sigmas", type=float, nargs="+", default=SIGMAS)
+    t.add_argument("--seeds", type=int, nargs="+", default=[0])
+    t.add_argument("--init", default="torch", choices=["torch", "normal"])
+    t.add_argument("--batch", type=int, default=256)
     sub.add_parser("table")
     args = p.parse_args()
     train(args) if args.cmd == "train" else table(args)
