@@ -39,3 +39,27 @@ def test_still_moving_at_the_end_has_no_horizon():
     # about 0.28, well over 10%
     h = H.horizons(hist([0.68 - 0.02 * i for i in range(len(STEPS))]), loss_zero=0.01)
     assert math.isnan(h["frac_active_clean"]) and math.isnan(h["run"])
+
+
+def test_the_table_keeps_one_row_per_seed_init_and_batch(tmp_path, monkeypatch):
+    # an older history (no seed, init or batch columns: seed 0, PyTorch's init, batch 256)
+    # and a newer one with seeds 0 and 1: seed 0's longer history replaces the older one,
+    # seed 1 gets its own row
+    monkeypatch.setattr(H, "HIST", tmp_path / "h")
+    monkeypatch.setattr(H, "HERE", tmp_path)
+    (tmp_path / "h").mkdir()
+    common = dict(dataset="d", width=8, lr=1e-3, loss_zero=0.01, threads=1,
+                  cpu_s_per_member_step=0.001, wall_s=1.0)
+    old = hist([0.5] * len(STEPS)).assign(sigma=0.8, **common)
+    old.to_csv(tmp_path / "h" / "old.csv", index=False)
+    steps = list(range(0, 4001, 100))
+    new = pd.concat([pd.DataFrame({"step": steps, "frac_active_clean": 0.5,
+                                   "frac_active_noisy": 0.5, "loss_clean": 0.01})
+                     .assign(sigma=0.8, seed=s, init="torch", batch_size=256, **common)
+                     for s in (0, 1)])
+    new.to_csv(tmp_path / "h" / "new.csv", index=False)
+    H.table(None)
+    t = pd.read_csv(next(tmp_path.glob("horizon_*.csv")))
+    assert sorted(zip(t["seed"], t["steps_trained"])) == [(0, 4000), (1, 4000)]
+    md = next(tmp_path.glob("horizon_*.md")).read_text()
+    assert "| d | 8 | 0.001 | torch | 256 | 1 |" in md
