@@ -37,7 +37,7 @@ def f22_sensitivity(plan, fig_id, title):
     summary = pd.DataFrame([{"claim": c, "conclusion": v["conclusion"], "detail": v["detail"]}
                             for c, v in concl.items()])
     claims = list(concl)
-    fig, axes = S.panels(len(claims), nrows=int(np.ceil(len(claims) / 3)), w=3.8, h=2.5)
+    fig, axes = S.panels(len(claims), nrows=int(np.ceil(len(claims) / 3)), w=3.8, h=2.9)
     for ax, claim in zip(axes, claims):
         t = rows[rows["claim"] == claim] if len(rows) else rows
         ax.set_title(f"claim {claim}: {concl[claim]['conclusion']}", fontsize=7.5)
@@ -64,11 +64,20 @@ def f22_sensitivity(plan, fig_id, title):
         for i in range(1, len(pos)):  # a thin line where one axis ends and the next begins
             if pos[i][0] != pos[i - 1][0]:
                 ax.axvline(i - 0.5, color="0.8", lw=0.6)
-        ax.legend(fontsize=4.8, loc="best")
+        # headroom above the points for the legend, one line per two entries: a claim
+        # read at two sigmas has six quantities, which a legend would otherwise cover
+        # (two columns where the labels fit the panel's width side by side)
+        ncol = 2 if max(len(q) for q in quantities) <= 42 else 1
+        lines = int(np.ceil((len(quantities) + 1) / ncol))
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + (hi - lo) * 0.11 * lines)
+        ax.legend(fontsize=4.6, loc="upper center", ncol=ncol, frameon=False,
+                  handletextpad=0.3, columnspacing=0.8, borderaxespad=0.2)
     for ax in axes[len(claims):]:
         ax.axis("off")
     caption = ("Each departing claim's deciding quantities (its verdict's own, thresholds "
-               "unchanged, dashed) re-measured while one stand-in choice at a time moves "
+               "unchanged, dashed; claims 2 and 3 at the paper's sigma 0.8 and at the sigma "
+               "their verdict was judged at) re-measured while one stand-in choice at a time moves "
                "toward the paper's setting, the others held at the profile's: mean and 95% t "
                "interval over seeds per rung; hollow: not converged (shown, not counted; at "
                "a smaller learning rate a rung also needs lr x steps as large as the stand-in's, "
