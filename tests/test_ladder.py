@@ -127,6 +127,37 @@ def test_claims_2_4_and_9_read_their_quantities_on_each_rung(studies):
     assert sensitivity.conclude_claim(c4)[0] == sensitivity.STAND_IN
 
 
+def test_claims_2_and_3_also_read_the_sigma_their_verdict_was_judged_at(studies):
+    # long's case: the stand-in's sigma 0.8 did not converge, so its verdicts are judged at
+    # 0.3 (common.judged_sigma), where its rung counts; the 0.8 reading keeps an uncounted
+    # first rung
+    m = dict(bias_frac_negative=0.95, bias_std_living=1.0, drive_std=1.0,
+             wnorm_cv_living=0.2, frac_active_clean=0.2)
+    def at(s, disp, **kw):
+        return {s: {**m, "lifetime_dispersion": disp, **kw}}
+    studies["sweep"] = pd.concat([runs("s0", at(0.0, 0.9, wnorm_cv_living=0.3)),
+                                  runs("s3", at(0.3, 0.85)),
+                                  runs("s8", at(0.8, 0.47), converged=False)])
+    w512 = lambda d3: pd.concat([runs("w0", at(0.0, 0.9, wnorm_cv_living=0.3), width=512),
+                                 runs("w3", at(0.3, d3), width=512),
+                                 runs("w8", at(0.8, 0.42), width=512)])
+    studies["ladder_width"] = w512(0.28)
+    rs = dead_neurons.rungs(None)
+    assert [(r.quantity, r.setting, r.converged) for r in rs] == [
+        ("(c) lifetime dispersion at sigma 0.3", "128", True),
+        ("(c) lifetime dispersion at sigma 0.3", "512", True),
+        ("(c) lifetime dispersion at sigma 0.8", "128", False),
+        ("(c) lifetime dispersion at sigma 0.8", "512", True)]
+    word, detail = sensitivity.conclude_claim(rs)
+    assert word == sensitivity.STAND_IN and "at sigma 0.3: stand-in" in detail
+    assert {r.quantity for r in mechanism.rungs(None)} == {
+        f"{q} {s}" for s in ("0.3", "0.8") for q in (
+            "(a1) negative biases at sigma", "(b) bias std / drive std at sigma")} | {
+        "(c) weight-norm CV sigma 0.3 - 0", "(c) weight-norm CV sigma 0.8 - 0"}
+    studies["ladder_width"] = w512(0.9)  # the wider rung departs as much: persists
+    assert sensitivity.conclude_claim(dead_neurons.rungs(None))[0] == sensitivity.PERSISTS
+
+
 def test_claim_5_reads_the_schedule_axis_by_learning_rate(studies):
     held = dict(held_converged=True, ramp_start=1 / 3, schedule="linear")
     studies["sweep"] = runs("sw", fa(0.5, 0.2))

@@ -75,6 +75,15 @@ def test_open_names_the_paper_scale_rung_that_would_decide():
 def test_unconverged_rungs_are_shown_not_counted():
     t = [base(0.8), r("width", 512, 1, 0.2, converged=False)]
     assert S.conclude(t)[0] == S.OPEN  # the passing rung did not converge
+    assert "stand-in's own rung" not in S.conclude(t)[1]  # the stand-in's rung counted
+    # an unconverged stand-in rung: nothing to start a trend from, and the detail says so
+    word, detail = S.conclude([r("width", 128, 0, 0.8, converged=False),
+                               r("width", 512, 1, 0.2), r("lr", 1e-3, 0, 0.8)])
+    assert word == S.OPEN and "the stand-in's own rung converged (width)" in detail
+    # a stand-in rung with nothing measured (its axis's study did not train that sigma)
+    # is not called unconverged
+    empty = S.rung("q", "lr", 1e-3, 0, [], False, 0.5, "<=")
+    assert S.unconverged_stand_in([empty, r("lr", 1e-4, 1, 0.8)]) == []
     t[1] = r("width", 512, 1, 0.2)
     assert S.conclude(t)[0] == S.STAND_IN
     tab = S.table("3", [base(0.8), r("width", 512, 1, 0.2, converged=False)])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from .common import by_sigma, judged_sigma, row, seeds_note, study, sweep
-from .ladder import at, measure
+from .ladder import at, measure, verdict_sigmas
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 2
@@ -73,14 +75,16 @@ def judge(plan) -> dict:
     return row(CLAIM, STATEMENT, CRITERION, "; ".join(parts), checks)
 
 
-def deciding(runs: pd.DataFrame) -> np.ndarray:
+def deciding(runs: pd.DataFrame, sigma: float = SIGMA_REF) -> np.ndarray:
     """What decides claim 2 on `long` ((c) fails there): per seed, the lifetime
-    dispersion at sigma SIGMA_REF, on one rung's runs."""
-    r = at(runs, SIGMA_REF)
+    dispersion at `sigma`, on one rung's runs."""
+    r = at(runs, sigma)
     return r.loc[r["status"] == "ok", "lifetime_dispersion"].to_numpy(float)
 
 
 def rungs(plan) -> list:
-    """Claim 2 at sigma 0.8 along the sensitivity ladder (claims/sensitivity.py)."""
-    return measure(plan, f"(c) lifetime dispersion at sigma {SIGMA_REF:g}", deciding,
-                   DISPERSION, "<=", [SIGMA_REF])
+    """Claim 2 along the sensitivity ladder (claims/sensitivity.py), at the sigma its
+    verdict was judged at and at SIGMA_REF (ladder.verdict_sigmas)."""
+    return [r for s in verdict_sigmas(plan, SIGMA_REF)
+            for r in measure(plan, f"(c) lifetime dispersion at sigma {s:g}",
+                             partial(deciding, sigma=s), DISPERSION, "<=", [s])]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .common import converged_sigmas, study, sweep
+from .common import converged_sigmas, judged_sigma, study, sweep
 
 # axis -> (the study that moves it, the config field it moves, direction toward the paper:
 # +1 larger is nearer, -1 smaller is nearer, 0 a choice the paper does not fix)
@@ -102,6 +102,17 @@ def converged_at(runs: pd.DataFrame, sigmas, base: pd.DataFrame | None = None) -
     conv = set(converged_sigmas(runs))
     ok = all(any(np.isclose(s, c) for c in conv) for s in sigmas)
     return ok and (base is None or travelled(runs[runs["sigma"].isin(sigmas)], base))
+
+
+def verdict_sigmas(plan, sigma: float) -> list[float]:
+    """Where a claim stated at the paper's `sigma` is read along the ladder: at the sigma
+    its verdict was judged at on the profile's own sweep (common.judged_sigma: the largest
+    converged sigma below `sigma` when `sigma` did not converge; sigma 0.3 on `long`), the
+    quantity that decided the verdict, and at `sigma` itself. A rung study that did not
+    train the verdict's sigma measures nothing there ("not measured")."""
+    runs = sweep(plan)
+    judged = judged_sigma(runs, sigma)[0] if not runs.empty else sigma
+    return sorted({float(judged), float(sigma)})
 
 
 def per_neuron(r: Rung) -> pd.DataFrame:

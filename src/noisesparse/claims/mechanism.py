@@ -3,11 +3,13 @@ layer acts as a Top-K (k winners take all) layer."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from .common import by_sigma, finished, judged_sigma, row, seeds_note, sweep
-from .ladder import at, measure
+from .ladder import at, measure, verdict_sigmas
 from .verdict import gated, paired, threshold_check
 
 CLAIM = 3
@@ -80,31 +82,34 @@ def judge(plan) -> dict:
     return row(CLAIM, STATEMENT, CRITERION, measured, checks)
 
 
-def negative_share(runs: pd.DataFrame) -> np.ndarray:
-    """(a1): per seed, the share of negative biases at sigma SIGMA_REF."""
-    r = finished(at(runs, SIGMA_REF))
+def negative_share(runs: pd.DataFrame, sigma: float = SIGMA_REF) -> np.ndarray:
+    """(a1): per seed, the share of negative biases at `sigma`."""
+    r = finished(at(runs, sigma))
     return r["bias_frac_negative"].to_numpy(float)
 
 
-def bias_spread(runs: pd.DataFrame) -> np.ndarray:
-    """(b): per seed, the living units' bias std over the drive's spread at SIGMA_REF."""
-    r = finished(at(runs, SIGMA_REF))
+def bias_spread(runs: pd.DataFrame, sigma: float = SIGMA_REF) -> np.ndarray:
+    """(b): per seed, the living units' bias std over the drive's spread at `sigma`."""
+    r = finished(at(runs, sigma))
     return (r["bias_std_living"] / r["drive_std"]).to_numpy(float)
 
 
-def wnorm_change(runs: pd.DataFrame) -> np.ndarray:
-    """(c): per seed, the weight-norm CV at SIGMA_REF minus at sigma 0 (same seed)."""
-    a, b = paired(at(runs, SIGMA_REF), at(runs, 0.0), "wnorm_cv_living")
+def wnorm_change(runs: pd.DataFrame, sigma: float = SIGMA_REF) -> np.ndarray:
+    """(c): per seed, the weight-norm CV at `sigma` minus at sigma 0 (same seed)."""
+    a, b = paired(at(runs, sigma), at(runs, 0.0), "wnorm_cv_living")
     return a - b
 
 
 def rungs(plan) -> list:
     """Claim 3's checks that decide it on `long` ((a1) on initialisation, the issue's probe;
-    (b) and (c) fail there), at sigma 0.8 along the sensitivity ladder."""
-    s = SIGMA_REF
-    return (measure(plan, f"(a1) negative biases at sigma {s:g}", negative_share, NEGATIVE,
-                    ">=", [s])
-            + measure(plan, f"(b) bias std / drive std at sigma {s:g}", bias_spread,
-                      REL_SPREAD, "<=", [s])
-            + measure(plan, f"(c) weight-norm CV sigma {s:g} - 0", wnorm_change, 0.0, "<",
-                      [0.0, s]))
+    (b) and (c) fail there) along the sensitivity ladder, at the sigma its verdict was
+    judged at and at SIGMA_REF (ladder.verdict_sigmas)."""
+    out = []
+    for s in verdict_sigmas(plan, SIGMA_REF):
+        out += (measure(plan, f"(a1) negative biases at sigma {s:g}",
+                        partial(negative_share, sigma=s), NEGATIVE, ">=", [s])
+                + measure(plan, f"(b) bias std / drive std at sigma {s:g}",
+                          partial(bias_spread, sigma=s), REL_SPREAD, "<=", [s])
+                + measure(plan, f"(c) weight-norm CV sigma {s:g} - 0",
+                          partial(wnorm_change, sigma=s), 0.0, "<", [0.0, s]))
+    return out

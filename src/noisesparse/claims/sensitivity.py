@@ -27,7 +27,9 @@ direction the claim's own criterion compares it with (its verdict's, unchanged).
    counted rung passes: "holds at every rung"; a free axis flips: "sensitive to <axis>";
    some axis toward and none away: "stand-in"; some away and none toward: "persists";
    otherwise "open". "open" names the paper-scale rung that would decide it: each ordered
-   axis's paper setting (PAPER) not reached by a counted rung.
+   axis's paper setting (PAPER) not reached by a counted rung, and the axes whose stand-in
+   rung did not converge (on `long` at sigma 0.8, the stand-in has no plateau within 28,000
+   steps: benchmarks/horizon_2026-12-07.md, docs/studies.md).
 4. A claim's conclusion over its quantities: the first word in CLAIM_ORDER that any of
    them has ("sensitive to", "persists", "open", "stand-in", "holds at every rung"): a
    claim's departure is the stand-in's only when every quantity says so or holds.
@@ -153,7 +155,17 @@ def conclude(rungs: list[Rung]) -> tuple[str, str]:
         need = deciders(rungs)
         seen += "; would be decided by " + (", ".join(need) if need else
                                             "a converged rung nearer the paper")
+        if base := unconverged_stand_in(rungs):
+            seen += ", or the stand-in's own rung converged (" + ", ".join(base) + ")"
     return word, seen
+
+
+def unconverged_stand_in(rungs: list[Rung]) -> list[str]:
+    """The ordered axes whose stand-in rung (order 0) was measured but did not converge: no
+    trend can start from it, whatever the rungs nearer the paper show. (A rung study that
+    did not train a sigma measures nothing there, converged or not: not listed.)"""
+    return sorted({r.axis for r in rungs if r.order == 0 and not r.converged
+                   and np.isfinite(r.values).any()})
 
 
 def rank(word: str) -> int:
