@@ -84,6 +84,11 @@ def test_unconverged_rungs_are_shown_not_counted():
     # is not called unconverged
     empty = S.rung("q", "lr", 1e-3, 0, [], False, 0.5, "<=")
     assert S.unconverged_stand_in([empty, r("lr", 1e-4, 1, 0.8)]) == []
+    # nor is an axis with its stand-in rung alone: its detail names the rung nearer the
+    # paper that would decide it already
+    alone = [r("width", 128, 0, 0.8, converged=False)]
+    assert S.unconverged_stand_in(alone) == []
+    assert "stand-in's own rung" not in S.conclude(alone)[1]
     t[1] = r("width", 512, 1, 0.2)
     assert S.conclude(t)[0] == S.STAND_IN
     tab = S.table("3", [base(0.8), r("width", 512, 1, 0.2, converged=False)])

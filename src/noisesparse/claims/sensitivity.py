@@ -27,9 +27,10 @@ direction the claim's own criterion compares it with (its verdict's, unchanged).
    counted rung passes: "holds at every rung"; a free axis flips: "sensitive to <axis>";
    some axis toward and none away: "stand-in"; some away and none toward: "persists";
    otherwise "open". "open" names the paper-scale rung that would decide it: each ordered
-   axis's paper setting (PAPER) not reached by a counted rung, and the axes whose stand-in
-   rung did not converge (on `long` at sigma 0.8, the stand-in has no plateau within 28,000
-   steps: benchmarks/horizon_2026-12-07.md, docs/studies.md).
+   axis's paper setting (PAPER) not reached by a counted rung, and the axes with a rung
+   nearer the paper whose stand-in rung did not converge (on `long` at sigma 0.8, the
+   stand-in has no plateau within 28,000 steps: benchmarks/horizon_2026-12-07.md,
+   docs/studies.md).
 4. A claim's conclusion over its quantities: the first word in CLAIM_ORDER that any of
    them has ("sensitive to", "persists", "open", "stand-in", "holds at every rung"): a
    claim's departure is the stand-in's only when every quantity says so or holds.
@@ -161,11 +162,14 @@ def conclude(rungs: list[Rung]) -> tuple[str, str]:
 
 
 def unconverged_stand_in(rungs: list[Rung]) -> list[str]:
-    """The ordered axes whose stand-in rung (order 0) was measured but did not converge: no
-    trend can start from it, whatever the rungs nearer the paper show. (A rung study that
-    did not train a sigma measures nothing there, converged or not: not listed.)"""
-    return sorted({r.axis for r in rungs if r.order == 0 and not r.converged
-                   and np.isfinite(r.values).any()})
+    """The ordered axes with a measured rung nearer the paper whose stand-in rung (order 0)
+    was measured but did not converge: no trend can start from it, whatever those rungs
+    show. (An axis with its stand-in rung alone already names the nearer rung that would
+    decide; a rung study that did not train a sigma measures nothing there: not listed.)"""
+    measured = [r for r in rungs if np.isfinite(r.values).any()]
+    beyond = {r.axis for r in measured if r.order is not None and r.order > 0}
+    return sorted({r.axis for r in measured
+                   if r.order == 0 and not r.converged and r.axis in beyond})
 
 
 def rank(word: str) -> int:
