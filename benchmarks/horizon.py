@@ -42,16 +42,19 @@ from noisesparse.training.train import GroupTrainer
 HERE = Path(__file__).resolve().parent
 HIST = HERE / "horizon_histories"
 SIGMAS = [0, 0.05, 0.1, 0.3, 0.8, 1.5, 3, 10]
-QUICK = dict(batch_size=256, eval_size=1024, seed=0)  # config/profiles/quick.yaml run_defaults
+QUICK = dict(eval_size=1024)  # config/profiles/quick.yaml run_defaults (batch, seed: SETTING)
 
 
-# A history's setting beyond (dataset, width, lr); older histories (seed 0 only, the
-# profile's defaults) lack these columns and read as these values.
+# A history's setting beyond (dataset, width, lr), the quick profile's by default; older
+# histories (seed 0 only, the profile's defaults) lack these columns and read as these.
 SETTING = {"seed": 0, "init": "torch", "batch_size": 256}
 
 
-def tag(dataset: str, width: int, lr: float, init: str = "torch", batch: int = 256) -> str:
-    extra = ("" if init == "torch" else f"-init{init}") + ("" if batch == 256 else f"-b{batch}")
+def tag(dataset: str, width: int, lr: float, init: str = SETTING["init"],
+        batch: int = SETTING["batch_size"]) -> str:
+    """A history's file stem; the default setting leaves its fields out."""
+    extra = (("" if init == SETTING["init"] else f"-init{init}")
+             + ("" if batch == SETTING["batch_size"] else f"-b{batch}"))
     return f"{dataset}-n{width}-lr{lr:g}{extra}"
 
 
@@ -66,7 +69,8 @@ def train(args) -> None:
     loss_zero = trainer.zero_predictor_loss()
     sig = "_".join(f"{x:g}" for x in args.sigmas)
     HIST.mkdir(exist_ok=True)
-    seeds = "" if args.seeds == [0] else "-seeds" + "_".join(map(str, args.seeds))
+    seeds = ("" if args.seeds == [SETTING["seed"]]
+             else "-seeds" + "_".join(map(str, args.seeds)))
     path = HIST / (f"{tag(args.dataset, args.width, args.lr, args.init, args.batch)}"
                    f"-T{args.steps}-s{sig}{seeds}.csv")
     cpu0, wall0 = time.process_time(), time.time()
@@ -180,9 +184,9 @@ def main() -> None:
     t.add_argument("--log-every", type=int, default=200)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--sigmas", type=float, nargs="+", default=SIGMAS)
-    t.add_argument("--seeds", type=int, nargs="+", default=[0])
-    t.add_argument("--init", default="torch", choices=["torch", "normal"])
-    t.add_argument("--batch", type=int, default=256)
+    t.add_argument("--seeds", type=int, nargs="+", default=[SETTING["seed"]])
+    t.add_argument("--init", default=SETTING["init"], choices=["torch", "normal"])
+    t.add_argument("--batch", type=int, default=SETTING["batch_size"])
     sub.add_parser("table")
     args = p.parse_args()
     train(args) if args.cmd == "train" else table(args)
