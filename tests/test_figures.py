@@ -255,8 +255,13 @@ def test_the_sensitivity_ladder_draws_f22_and_its_conclusions(smoke_root, monkey
     sens = summarise(plan)["sensitivity"]
     assert list(sens) == [f"claim_{c}" for c in LADDER]  # keyed as the summary's verdicts
     assert set(sens) <= set(summarise(plan)["verdicts"])
-    assert all(set(c) == {"conclusion", "detail"} and isinstance(c["conclusion"], str)
-               for c in sens.values())
+    assert all(set(c) <= {"conclusion", "detail", "quantities"}
+               and isinstance(c["conclusion"], str) for c in sens.values())
+    # each rung's mean as F22's table has it, rounded for the summary (the README's ladder)
+    one = sens["claim_1"]["quantities"]
+    q = next(iter(one))
+    row = width[width["quantity"] == q].set_index("setting").loc["128"]
+    assert one[q]["rungs"]["width 128"]["mean"] == pytest.approx(row["mean"], rel=1e-5)
 
 
 def test_f22_ticks_break_a_long_setting_and_keep_a_short_one():

@@ -180,9 +180,12 @@ def test_conclusions_have_the_summary_shape_and_the_table_one_row_per_rung(studi
     studies["ladder_width"] = runs("w512", fa(0.5, 0.1), width=512)
     rs = {"1": sparsity.rungs(None), "8": []}
     out = conclusions(None, rs)
-    assert out == {"1": {"conclusion": "stand-in", "detail": out["1"]["detail"]},
+    assert out == {"1": {"conclusion": "stand-in", "detail": out["1"]["detail"],
+                         "quantities": out["1"]["quantities"]},
                    "8": {"conclusion": "open", "detail": out["8"]["detail"]}}
-    assert all(set(v) == {"conclusion", "detail"} and isinstance(v["detail"], str)
-               for v in out.values())
+    assert all(isinstance(v["detail"], str) for v in out.values())
+    (q, read), = out["1"]["quantities"].items()  # one quantity, its two rungs
+    assert read["conclusion"] == "stand-in" and list(read["rungs"]) == ["width 128", "width 512"]
+    assert [g["order"] for g in read["rungs"].values()] == [0, 1]
     t = ladder_table(rs)
     assert list(t["setting"]) == ["128", "512"] and list(t["outcome"]) == ["fail", "pass"]

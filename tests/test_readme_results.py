@@ -16,8 +16,9 @@ import pytest
 from noisesparse.pipeline.cli import main
 from noisesparse.errors import ConfigError
 from noisesparse.report.summary import regression_file
-from noisesparse.report.findings import (NOT_RECORDED, README_PROFILES, SENSITIVITY, fill,
-                                         markdown_table, markers, readme_blocks, rows)
+from noisesparse.report.findings import (NO_VALUE, NOT_CONVERGED_MARK, NOT_RECORDED, README_PROFILES,
+                                         SENSITIVITY, fill, ladder_table, markdown_table,
+                                         markers, readme_blocks, rows)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,12 +50,12 @@ def _lines(table: str) -> list[list[str]]:
 def test_the_readme_tables_are_what_the_command_writes_from_the_committed_summaries():
     text = (REPO / "README.md").read_text()
     blocks = readme_blocks(REPO)
-    assert set(blocks) == {"quick", "long"}
+    assert set(blocks) == {"results:quick", "results:long", "ladder:long"}
     assert fill(text, blocks) == text, "README.md's results differ: run `noisesparse " \
                                        "readme-results`"
-    for profile, block in blocks.items():  # every verdict of the summary is in its table
+    for profile in README_PROFILES:  # every verdict of the summary is in its table
         verdicts = json.loads((REPO / README_PROFILES[profile]).read_text())["verdicts"]
-        start, end = markers(profile)
+        start, end = markers(f"results:{profile}")
         shown = text[text.index(start):text.index(end)]
         assert shown.count("**") == 2 * len(verdicts)
 
@@ -106,14 +107,16 @@ def test_a_summary_from_before_the_claims_key_shows_its_verdicts_and_says_so():
     table = _lines(markdown_table(old))
     assert table[2] == ["1", "", "**not converged**", NOT_RECORDED]
     assert len(table) == 2 + 3
-    text = fill(f"a\n{markers('quick')[0]}\nold\n{markers('quick')[1]}\nb\n",
-                {"quick": "new\n"})
-    assert text == f"a\n{markers('quick')[0]}\nnew\n{markers('quick')[1]}\nb\n"
+    start, end = markers("results:quick")
+    text = fill(f"a\n{start}\nold\n{end}\nb\n", {"results:quick": "new\n"})
+    assert text == f"a\n{start}\nnew\n{end}\nb\n"
 
 
 def test_missing_markers_are_a_clear_error():
     with pytest.raises(ConfigError, match="results:long:start"):
-        fill("no markers here\n", {"long": "x\n"})
+        fill("no markers here\n", {"results:long": "x\n"})
+    with pytest.raises(ConfigError, match="ladder:long:start.*ladder table of profile long"):
+        fill("no markers here\n", {"ladder:long": "x\n"})
 
 
 def test_a_regression_file_is_named_by_its_profile_and_switches():
@@ -122,3 +125,33 @@ def test_a_regression_file_is_named_by_its_profile_and_switches():
     assert regression_file("quick") == "regression/quick.json" == README_PROFILES["quick"]
     assert regression_file("long", ("sensitivity", "sens_data")) == \
         "regression/long+sens_data+sensitivity.json" == README_PROFILES["long"]
+
+
+def _rung(order, mean, converged=True):
+    return {"order": order, "mean": mean, "seeds": 3, "converged": converged}
+
+
+LADDER = {"claim_3": {"conclusion": "persists", "detail": "…", "quantities": {
+              "(b) spread": {"criterion": "<= 0.5", "conclusion": "persists", "rungs": {
+                  "width 128": _rung(0, 1.3), "lr 0.001": _rung(0, 1.3),
+                  "width 512": _rung(1, 1.7), "lr 0.0001": _rung(1, 2.25, converged=False)}}}},
+          "claim_10a": {"conclusion": "open", "detail": "…", "quantities": {
+              "attack": {"criterion": "< 0", "conclusion": "open", "rungs": {
+                  "width 128": _rung(0, None, converged=False)}}}},
+          "claim_1": {"conclusion": "open", "detail": "no rung measured"}}
+
+
+def test_the_ladder_table_has_one_row_per_quantity_and_a_column_per_rung():
+    """Written from the summary's readings: the stand-in's rung once (whichever axis lists
+    it), every other rung its own column, unconverged rungs marked, a rung a quantity does
+    not read left empty; no table where no claim has rungs."""
+    assert ladder_table(SUMMARY) is None
+    assert ladder_table({**SUMMARY, "sensitivity": {"claim_1": LADDER["claim_1"]}}) is None
+    table = ladder_table({**SUMMARY, "sensitivity": LADDER})
+    lines = _lines(table.split("\n\n")[0])
+    assert lines[0] == ["claim", "deciding quantity", "criterion", "conclusion", "stand-in",
+                        "width 512", "lr 0.0001"]
+    assert lines[2] == ["3", "(b) spread", "<= 0.5", "persists", "1.3", "1.7",
+                        f"2.25 {NOT_CONVERGED_MARK}"]
+    assert lines[3] == ["10a", "attack", "< 0", "open", NO_VALUE, "", ""]
+    assert "not converged" in table.split("\n\n")[1]

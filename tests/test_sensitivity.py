@@ -120,3 +120,22 @@ def test_a_claim_takes_the_first_word_of_claim_order_over_its_quantities():
     assert S.conclude_claim(a + b + c)[0] == S.PERSISTS
     d = [r("init", "torch", None, 0.8, q="d"), r("init", "normal", None, 0.2, q="d")]
     assert S.conclude_claim(a + c + d)[0] == "sensitive to init"
+
+
+def test_readings_keep_each_quantitys_criterion_conclusion_and_rung_means():
+    rs = [base(0.8), r("width", 512, 1, 0.2), r("lr", 0.0001, 1, 0.6, converged=False),
+          S.rung("q", "init", "normal", None, [0.3], True, 0.5, "<="),
+          r("width", 128, 0, 0.2, q="other")]
+    out = S.readings(rs)
+    assert list(out) == ["q", "other"]
+    q = out["q"]
+    assert q["criterion"] == "<= 0.5" and q["conclusion"] == S.conclude(rs[:4])[0]
+    assert list(q["rungs"]) == ["width 128", "width 512", "lr 0.0001", "init normal"]
+    w = q["rungs"]["width 128"]
+    assert w["order"] == 0 and w["mean"] == pytest.approx(0.8) and w["seeds"] == 3
+    assert w["mean_sd"] == pytest.approx(TIGHT) and w["converged"] is True
+    assert q["rungs"]["lr 0.0001"]["converged"] is False
+    one = q["rungs"]["init normal"]  # one seed: no spread recorded
+    assert one["order"] is None and "mean_sd" not in one and one["seeds"] == 1
+    missing = S.readings([S.rung("q", "width", 128, 0, [float("nan")], False, 0.5, "<=")])
+    assert missing["q"]["rungs"]["width 128"]["mean"] is None

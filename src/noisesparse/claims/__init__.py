@@ -48,13 +48,16 @@ def ladder_rungs(plan: Plan) -> dict[str, list]:
 
 
 def conclusions(plan: Plan, rungs: dict[str, list] | None = None) -> dict[str, dict]:
-    """{claim id: {"conclusion": str, "detail": str}} under sensitivity.RULE: the summary's
-    `sensitivity` key and F18's conclusion column."""
+    """{claim id: {"conclusion": str, "detail": str, "quantities": ...}} under
+    sensitivity.RULE: the summary's `sensitivity` key and F18's conclusion column.
+    `quantities` (sensitivity.readings: each deciding quantity's rungs) only where the claim
+    has rungs."""
     rungs = ladder_rungs(plan) if rungs is None else rungs
     out = {}
     for c, rs in rungs.items():
         word, detail = sensitivity.conclude_claim(rs)
-        out[c] = {"conclusion": word, "detail": detail}
+        out[c] = {"conclusion": word, "detail": detail,
+                  **({"quantities": sensitivity.readings(rs)} if rs else {})}
     return out
 
 

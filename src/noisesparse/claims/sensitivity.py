@@ -186,6 +186,27 @@ def conclude_claim(rungs: list[Rung]) -> tuple[str, str]:
     return word, "; ".join(f"{q}: {w} ({d})" for q, (w, d) in per.items())
 
 
+def readings(rungs: list[Rung]) -> dict[str, dict]:
+    """What a summary keeps of one claim's rungs, per quantity: its criterion, its conclusion
+    (RULE 3) and per rung ("<axis> <setting>") its order, the mean over its finished seeds,
+    their standard deviation (two seeds or more), the seed count and whether it converged.
+    The README's ladder table is written from this (report/findings.py), never typed in."""
+    out: dict[str, dict] = {}
+    for q in dict.fromkeys(r.quantity for r in rungs):
+        rs = [r for r in rungs if r.quantity == q]
+        per = {}
+        for r in rs:
+            v = np.asarray(r.values, dtype=float)
+            v = v[np.isfinite(v)]
+            per[f"{r.axis} {r.setting}"] = {
+                "order": r.order, "mean": float(v.mean()) if v.size else None,
+                **({"mean_sd": float(v.std(ddof=1))} if v.size >= 2 else {}),
+                "seeds": int(v.size), "converged": r.converged}
+        out[q] = {"criterion": f"{rs[0].op} {rs[0].threshold:g}",
+                  "conclusion": conclude(rs)[0], "rungs": per}
+    return out
+
+
 def table(claim: str, rungs: list[Rung]) -> pd.DataFrame:
     """One row per rung, for F22's table: interval, outcome, whether counted."""
     rows = []

@@ -2,7 +2,8 @@
 its statement, verdict, the check that decided it with its interval, gates, figures and,
 where the summary has it, the sensitivity analysis's conclusion (its `sensitivity` key).
 The README's results tables (`noisesparse readme-results`) and the report's landing
-(landing.py) are both written from these rows, never typed in."""
+(landing.py) are both written from these rows, and the README's ladder table from the
+sensitivity key's readings per rung: never typed in."""
 
 from __future__ import annotations
 
@@ -75,8 +76,59 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def markers(profile: str) -> tuple[str, str]:
-    return (f"<!-- results:{profile}:start -->", f"<!-- results:{profile}:end -->")
+NOT_CONVERGED_MARK = "†"
+NO_VALUE = "–"  # a rung with no finished run of that quantity (e.g. a study not training it)
+STAND_IN_COLUMN = "stand-in"
+
+
+def ladder_rows(summary: dict) -> list[dict]:
+    """One dict per claim and deciding quantity read along the sensitivity ladder, in claim
+    order: claim, quantity, criterion, conclusion and its rungs (claims.sensitivity.readings),
+    from the summary's `sensitivity` key; empty where no claim has rungs."""
+    out = [{"claim": claim_id(key), "quantity": q, **e}
+           for key, s in (summary.get("sensitivity") or {}).items()
+           for q, e in (s.get("quantities") or {}).items()]
+    return sorted(out, key=lambda r: _order(r["claim"]))  # stable: quantities keep their order
+
+
+def _rung_cell(r: dict | None) -> str:
+    if r is None:
+        return ""
+    if r.get("mean") is None:
+        return NO_VALUE
+    return f"{r['mean']:.3g}" + ("" if r.get("converged") else f" {NOT_CONVERGED_MARK}")
+
+
+def ladder_table(summary: dict) -> str | None:
+    """The README's ladder table: per claim and deciding quantity, its criterion, conclusion
+    and mean at each rung; the stand-in's rung (order 0; the same runs on every ordered
+    axis) in one column, then each other rung in the order the summary lists them. None
+    where no claim has rungs."""
+    rs = ladder_rows(summary)
+    if not rs:
+        return None
+    cols = [STAND_IN_COLUMN]
+    for r in rs:
+        cols += [label for label, g in r["rungs"].items()
+                 if g.get("order") != 0 and label not in cols]
+    head = ["claim", "deciding quantity", "criterion", "conclusion", *cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rs:
+        own = next((g for g in r["rungs"].values() if g.get("order") == 0), None)
+        cells = [r["claim"], r["quantity"], r["criterion"], r["conclusion"], _rung_cell(own)]
+        cells += [_rung_cell(r["rungs"].get(c)) for c in cols[1:]]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + (
+        f"\n\nMeans over seeds. {NOT_CONVERGED_MARK}: not converged (shown, not counted); "
+        f"{NO_VALUE}: no finished run of that quantity at that rung (its study does not train "
+        "it, or none finished); empty: a rung that quantity does not read. Per rung with its "
+        "95% interval: `results/tables/F22_sensitivity.csv`.\n")
+
+
+def markers(name: str) -> tuple[str, str]:
+    """A generated block's lines in the README: `name` is "results:<profile>" (the verdicts)
+    or "ladder:<profile>" (the sensitivity ladder's readings)."""
+    return (f"<!-- {name}:start -->", f"<!-- {name}:end -->")
 
 
 def block(profile: str, summary: dict, source: str) -> str:
@@ -91,22 +143,31 @@ def block(profile: str, summary: dict, source: str) -> str:
 
 
 def fill(text: str, blocks: dict[str, str]) -> str:
-    """`text` with each profile's block between its markers (which must be there, once)."""
-    for profile, content in blocks.items():
-        start, end = markers(profile)
+    """`text` with each block between its markers (which must be there, once)."""
+    for name, content in blocks.items():
+        start, end = markers(name)
         if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
             raise ConfigError(f"the README needs the lines {start} and {end} (once each, in "
-                              "that order) for the results table of profile " + profile)
+                              f"that order) for its {name.replace(':', ' table of profile ')}")
         head, rest = text.split(start)
         text = f"{head}{start}\n{content}{end}{rest.split(end, 1)[1]}"
     return text
 
 
 def readme_blocks(root: Path) -> dict[str, str]:
-    """Each README profile's block, from its committed summary (summary.regression_file)."""
+    """Each README profile's blocks, from its committed summary (summary.regression_file):
+    "results:<profile>", and "ladder:<profile>" where its summary has ladder readings."""
     from . import summary
-    return {p: block(p, summary.read(root / f), f) for p, f in README_PROFILES.items()
-            if (root / f).exists()}
+    out = {}
+    for p, f in README_PROFILES.items():
+        if not (root / f).exists():
+            continue
+        s = summary.read(root / f)
+        out[f"results:{p}"] = block(p, s, f)
+        if (ladder := ladder_table(s)) is not None:
+            out[f"ladder:{p}"] = (f"<!-- written by `noisesparse readme-results` from {f}: "
+                                  f"edit that, not this -->\n\n{ladder}")
+    return out
 
 
 def update_readme(root: Path, check: bool = False) -> bool:

@@ -47,6 +47,13 @@ def _round(v):
     return float(f"{float(v):.{DIGITS}g}")
 
 
+def _round_all(obj):
+    """Every float of a nested dict rounded (_round); other values as they are."""
+    if isinstance(obj, dict):
+        return {k: _round_all(v) for k, v in obj.items()}
+    return _round(obj) if isinstance(obj, float) else obj
+
+
 def _setting(row, varying: list[str]) -> str:
     return ",".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}"
                     for k in varying) or "all"
@@ -101,8 +108,9 @@ def summarise(plan, table=None) -> dict:
         "verdicts": {f"claim_{r['claim']}": r["verdict"] for r in rows},
         "claims": {f"claim_{r['claim']}": claim_entry(r) for r in rows},
         # the sensitivity ladder's conclusion per departing claim (claims/sensitivity.py),
-        # keyed as `verdicts` and `claims` are: {"claim_<id>": {"conclusion", "detail"}}
-        "sensitivity": {f"claim_{c}": v for c, v in conclusions(plan).items()},
+        # keyed as `verdicts` and `claims` are: {"claim_<id>": {"conclusion", "detail",
+        # "quantities" (each deciding quantity's rungs, where it has any)}}
+        "sensitivity": {f"claim_{c}": _round_all(v) for c, v in conclusions(plan).items()},
         "studies": {name: study_numbers(load_final(rids)) for name, rids in plan.studies.items()},
     }
 
