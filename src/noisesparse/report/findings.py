@@ -156,7 +156,8 @@ def fill(text: str, blocks: dict[str, str]) -> str:
 
 def readme_blocks(root: Path) -> dict[str, str]:
     """Each README profile's blocks, from its committed summary (summary.regression_file):
-    "results:<profile>", and "ladder:<profile>" where its summary has ladder readings."""
+    "results:<profile>", and "ladder:<profile>" where that summary was run with the ladder
+    (`with` has `sensitivity`; without it, the claims read only their stand-in rungs)."""
     from . import summary
     out = {}
     for p, f in README_PROFILES.items():
@@ -164,7 +165,7 @@ def readme_blocks(root: Path) -> dict[str, str]:
             continue
         s = summary.read(root / f)
         out[f"results:{p}"] = block(p, s, f)
-        if (ladder := ladder_table(s)) is not None:
+        if "sensitivity" in s.get("with", []) and (ladder := ladder_table(s)) is not None:
             out[f"ladder:{p}"] = (f"<!-- written by `noisesparse readme-results` from {f}: "
                                   f"edit that, not this -->\n\n{ladder}")
     return out
