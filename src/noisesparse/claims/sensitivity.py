@@ -198,8 +198,9 @@ def readings(rungs: list[Rung]) -> dict[str, dict]:
         for r in rs:
             v = np.asarray(r.values, dtype=float)
             v = v[np.isfinite(v)]
+            mean = interval(list(r.values))[0]  # F22's table's mean (table below)
             per[f"{r.axis} {r.setting}"] = {
-                "order": r.order, "mean": float(v.mean()) if v.size else None,
+                "order": r.order, "mean": mean if math.isfinite(mean) else None,
                 **({"mean_sd": float(v.std(ddof=1))} if v.size >= 2 else {}),
                 "seeds": int(v.size), "converged": r.converged}
         out[q] = {"criterion": f"{rs[0].op} {rs[0].threshold:g}",
