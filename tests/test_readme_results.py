@@ -16,8 +16,8 @@ import pytest
 from noisesparse.pipeline.cli import main
 from noisesparse.errors import ConfigError
 from noisesparse.report.summary import regression_file
-from noisesparse.report.findings import (NO_VALUE, NOT_CONVERGED_MARK, NOT_RECORDED, README_PROFILES,
-                                         SENSITIVITY, fill, ladder_table, markdown_table,
+from noisesparse.report.findings import (NO_VALUE, NOT_CONVERGED_MARK, NOT_RECORDED,
+                                         README_PROFILES, SENSITIVITY, fill, ladder_table, markdown_table,
                                          markers, readme_blocks, rows)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,3 +155,14 @@ def test_the_ladder_table_has_one_row_per_quantity_and_a_column_per_rung():
                         f"2.25 {NOT_CONVERGED_MARK}"]
     assert lines[3] == ["10a", "attack", "< 0", "open", NO_VALUE, "", ""]
     assert "not converged" in table.split("\n\n")[1]
+
+
+def test_only_a_summary_run_with_the_ladder_gets_a_ladder_block(tmp_path):
+    """A plain profile's summary reads stand-in rungs too (claims 5, 6, 8, 10a): its
+    readings are kept, but the README shows a ladder table only beside a ladder run."""
+    (tmp_path / "regression").mkdir()
+    plain = {**SUMMARY, "sensitivity": LADDER}
+    (tmp_path / README_PROFILES["quick"]).write_text(json.dumps(plain))
+    (tmp_path / README_PROFILES["long"]).write_text(
+        json.dumps({**plain, "with": ["sens_data", "sensitivity"]}))
+    assert set(readme_blocks(tmp_path)) == {"results:quick", "results:long", "ladder:long"}
