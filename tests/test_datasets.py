@@ -559,3 +559,17 @@ def test_centred_natural_patches_variant_keeps_the_raw_one_unchanged():
         assert (x.std(axis=1) >= 0.01 - 1e-6).all()
     with pytest.raises(ValueError, match="centre"):
         natural_patches(6, False, 10, 10, seed=0, min_std=0.01)
+
+
+def test_a_dataset_lives_under_the_project_root_whatever_the_working_directory(
+        project, tmp_path, monkeypatch):
+    """NOISESPARSE_ROOT names the project: a dataset is built, found and read there when
+    the command runs from another directory (as results are), never beside the caller."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("NOISESPARSE_ROOT", str(tmp_path))
+    monkeypatch.chdir(elsewhere)
+    path = catalog.build("natural_grey6")
+    assert Path(path) == tmp_path / "data/processed/natural_grey6.pt" and Path(path).exists()
+    assert catalog.load("natural_grey6")["x_train"].shape[1] == 36
+    assert not any(elsewhere.iterdir())

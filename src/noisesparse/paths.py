@@ -16,6 +16,7 @@ def config_dir() -> Path:
 
 
 def processed(name: str) -> str:
+    # Relative, as the pipeline's steps declare it; code that opens it prefixes root().
     return f"data/processed/{name}.pt"
 
 

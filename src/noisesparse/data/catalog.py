@@ -117,7 +117,7 @@ def build(name: str, out: str | None = None) -> str:
                           "is not available in this version. Use an embedded dataset "
                           f"({', '.join(n for n in catalog() if KINDS[catalog()[n]['kind']][1])}).")
     for src in sources(name):  # built first when missing (the pipeline has a step for it)
-        if not Path(paths.processed(src)).exists():
+        if not (paths.root() / paths.processed(src)).exists():
             build(src)
     result = builder(**spec)
     x_tr, y_tr, x_te, y_te, shape = result[:5]
@@ -130,4 +130,4 @@ def build(name: str, out: str | None = None) -> str:
         "meta": {"name": name, "kind": kind, "description": description, "shape": list(shape),
                  "n_classes": int(n_classes), **extra},
     }
-    return store.save(blob, out or paths.processed(name))
+    return store.save(blob, out or str(paths.root() / paths.processed(name)))

@@ -45,7 +45,7 @@ def _damaged(name: str, path: str, why: str) -> ConfigError:
 
 
 def load(name: str, path: str | None = None) -> dict:
-    path = path or paths.processed(name)
+    path = path or str(paths.root() / paths.processed(name))
     if not Path(path).exists():
         raise ConfigError(f"dataset {name!r} not built: {path} is missing "
                           f"(run `noisesparse data {name}`)")
