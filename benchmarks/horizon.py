@@ -1,6 +1,6 @@
 """The convergence horizon: how many steps each sigma needs before its judged metrics plateau.
 
-One definition, convergence.py's own: a run of T steps is converged when convergence.convergence,
+One definition, runs/results.py's own: a run of T steps is converged when results.convergence,
 applied to its history up to step T, finds every metric (clean and noisy fraction active,
 clean loss) changed by at most REL_TOL over the last 20% of those T steps. With a constant
 sigma and learning rate a run of T steps follows the first T steps of a longer one, so one
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from noisesparse.measures import convergence
+from noisesparse.runs import results
 from noisesparse.training.config import make_run_config
 from noisesparse.data import load
 from noisesparse.training.train import GroupTrainer
@@ -92,7 +92,7 @@ def write(trainer, configs, path, loss_zero, cpu, wall, args) -> None:
     rows = []
     for k, c in enumerate(configs):
         h = pd.DataFrame({n: [r[n][k] for r in trainer.history] for n in trainer.history[0]})
-        rows.append(h[["step", *convergence.CONV_METRICS]].assign(
+        rows.append(h[["step", *results.CONV_METRICS]].assign(
             sigma=c.sigma, seed=c.seed, init=c.init, batch_size=c.batch_size))
     done = max(trainer.step, 1) * len(configs)
     out = pd.concat(rows).assign(dataset=args.dataset, width=args.width, lr=args.lr,
@@ -107,12 +107,12 @@ def horizons(history: pd.DataFrame, loss_zero: float) -> dict:
     logged steps are not judged."""
     h = history.sort_values("step").reset_index(drop=True)
     ends = h["step"].to_numpy()[2:]
-    ok = {m: [] for m in convergence.CONV_METRICS}
+    ok = {m: [] for m in results.CONV_METRICS}
     for T in ends:
-        conv = convergence.convergence(h[h["step"] <= T], loss_zero)
-        for m in convergence.CONV_METRICS:
+        conv = results.convergence(h[h["step"] <= T], loss_zero)
+        for m in results.CONV_METRICS:
             v = conv[f"conv_{m}"]
-            ok[m].append(v is not None and abs(v) <= convergence.REL_TOL)
+            ok[m].append(v is not None and abs(v) <= results.REL_TOL)
     out = {}
     for m, flags in ok.items():
         flags = np.array(flags)
@@ -136,7 +136,7 @@ def table(args) -> None:
             rows.append({"dataset": ds, "width": int(w), "lr": lr, "sigma": s,
                          "seed": int(seed), "init": init, "batch_size": int(batch),
                          "steps_trained": int(last["step"]),
-                         **{f"horizon_{m}": hz[m] for m in convergence.CONV_METRICS},
+                         **{f"horizon_{m}": hz[m] for m in results.CONV_METRICS},
                          "horizon": hz["run"],
                          "final_frac_active_clean": last["frac_active_clean"],
                          "final_loss_clean_over_zero": last["loss_clean"] / h["loss_zero"].iloc[0],

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from noisesparse.measures import convergence
+from noisesparse.runs import results
 from noisesparse.training.config import make_run_config
 from noisesparse.data.store import load
 from noisesparse.training.train import GroupTrainer
@@ -36,15 +36,15 @@ OUT = Path(__file__).parent
 
 
 def plateau_step(h: pd.DataFrame, loss_zero: float, upto: int | None = None) -> int | None:
-    """The first logged step T from which on convergence.convergence of the clean fraction
-    active and loss (convergence.HELD_METRICS) calls the history up to T, and up to every later
+    """The first logged step T from which on results.convergence of the clean fraction
+    active and loss (results.HELD_METRICS) calls the history up to T, and up to every later
     logged step, converged (each moved at most 10% over the last 20% of the steps; "from
     which on", because an early transient can look flat); None if never. `upto`: only the
     history up to that step (the held phase of an annealed run)."""
     h = h if upto is None else h[h["step"] <= upto]
     for t in h["step"]:
-        if t >= 500 and all(convergence.convergence(h[h["step"] <= u], loss_zero,
-                                                  convergence.HELD_METRICS)["converged"]
+        if t >= 500 and all(results.convergence(h[h["step"] <= u], loss_zero,
+                                                  results.HELD_METRICS)["converged"]
                             for u in h["step"] if u >= t):
             return int(t)
     return None
@@ -100,12 +100,12 @@ def main(mode: str, *args: int) -> None:
             row["hold_plateau_step"] = plateau_step(h, loss_zero, upto=hold)
             row["frac_active_before_removal"] = h[h["step"] <= hold]["frac_active_clean"].iloc[-1]
             tail_h = h[h["step"] >= hold + ramp]
-            row["tail_converged"] = (convergence.convergence(tail_h, loss_zero)["converged"]
+            row["tail_converged"] = (results.convergence(tail_h, loss_zero)["converged"]
                                      if len(tail_h) >= 2 else None)
-            held = convergence.held_phase(h, hold, loss_zero)
+            held = results.held_phase(h, hold, loss_zero)
             row["held_converged"] = held["held_converged"]
             row["held_conv_frac_active_clean"] = held["held_conv_frac_active_clean"]
-            row["end_converged"] = convergence.convergence(h, loss_zero)["converged"]
+            row["end_converged"] = results.convergence(h, loss_zero)["converged"]
         rows.append(row)
     table = pd.DataFrame(rows)
     table["cpu_s_ensemble"] = round(cpu, 1)

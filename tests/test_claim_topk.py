@@ -5,10 +5,10 @@ is worked out by hand beside it."""
 import pandas as pd
 import pytest
 
-from noisesparse.measures.convergence import beats_zero_on
+from noisesparse.runs.results import beats_zero_on
 from noisesparse.claims import topk as C7
 from noisesparse.claims import verdict as V
-from noisesparse.claims.common import row
+from noisesparse.claims.verdict import row
 
 ZERO = 1.0  # the zero predictor's MSE on these hand-built inputs, clean and noisy
 

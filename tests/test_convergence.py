@@ -1,4 +1,4 @@
-"""noisesparse.measures.convergence on hand-built histories: convergence over the last 20% of training,
+"""noisesparse.runs.results on hand-built histories: convergence over the last 20% of training,
 and the zero predictor's gate. Every expected value is worked out by hand beside it."""
 
 import math
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from noisesparse.measures import convergence as C
+from noisesparse.runs import results as C
 from noisesparse.measures import metrics as M
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from noisesparse.training.config import make_run_config
-from noisesparse.training.evaluate import activity_sums, evaluate
+from noisesparse.training.train import activity_sums, evaluate
 from noisesparse.training.model import SparseNet
 
 

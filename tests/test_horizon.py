@@ -1,5 +1,5 @@
 """benchmarks/horizon.py's horizon: the first step from which every longer prefix of a
-history is converged under noisesparse.measures.convergence. Histories built by hand; each expected step
+history is converged under noisesparse.runs.results. Histories built by hand; each expected step
 is worked out beside it."""
 
 import importlib.util

@@ -129,7 +129,7 @@ def test_claims_2_4_and_9_read_their_quantities_on_each_rung(studies):
 
 def test_claims_2_and_3_also_read_the_sigma_their_verdict_was_judged_at(studies):
     # long's case: the stand-in's sigma 0.8 did not converge, so its verdicts are judged at
-    # 0.3 (common.judged_sigma), where its rung counts; the 0.8 reading keeps an uncounted
+    # 0.3 (verdict.judged_sigma), where its rung counts; the 0.8 reading keeps an uncounted
     # first rung
     m = dict(bias_frac_negative=0.95, bias_std_living=1.0, drive_std=1.0,
              wnorm_cv_living=0.2, frac_active_clean=0.2)

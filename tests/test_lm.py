@@ -113,7 +113,7 @@ def test_training_writes_results_and_resumes_exactly(corpus, tmp_path):
     assert [r["status"] for r in recs] == ["ok", "ok"]
     rec = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert 0 <= rec["final"]["frac_active_clean_L1"] <= 1
-    # all-zero logits over the 256 byte values: log 256 (noisesparse.measures.convergence)
+    # all-zero logits over the 256 byte values: log 256 (noisesparse.runs.results)
     assert rec["loss_zero"] == pytest.approx(math.log(256), rel=1e-6)
     hist = pd.read_csv(tmp_path / "a" / "history.csv")
     judged = judgement(rec, hist)  # when read, as results.load_final does

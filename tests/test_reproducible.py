@@ -27,7 +27,7 @@ def test_training_depends_on_the_code_that_defines_it():
     stages = dvc_yaml_dict("smoke")["stages"]
     shared = {f"src/noisesparse/{m}.py" for m in ("training/noise", "measures/metrics",
                                                    "training/config", "training/loop")}
-    mlp = {f"src/noisesparse/training/{m}.py" for m in ("model", "train", "evaluate", "optim")}
+    mlp = {f"src/noisesparse/training/{m}.py" for m in ("model", "train", "optim")}
     lm = {"src/noisesparse/training/lm/model.py", "src/noisesparse/training/lm/train.py"}
     for name, st in stages.items():
         d = set(st["deps"])
@@ -52,7 +52,7 @@ def test_training_depends_on_the_code_that_defines_it():
 def test_declared_training_code_covers_what_training_imports():
     """The modules the trainer reaches are all declared, except those that change no number."""
     declared = set(deps.train_code("mlp"))
-    for mod in ("noisesparse.training.train", "noisesparse.training.evaluate", "noisesparse.training.model"):
+    for mod in ("noisesparse.training.train", "noisesparse.training.model"):
         for m in deps.imports(mod) - deps.NEUTRAL:
             if not m.startswith(("noisesparse.training.lm", "noisesparse.data")):
                 assert deps.files([m])[0] in declared, m
@@ -131,11 +131,11 @@ def test_editing_training_code_or_the_reference_makes_both_engines_rerun(tmp_pat
 def test_changing_the_convergence_rule_retrains_nothing(tmp_path):
     """The convergence rule judges results when they are read: a new threshold re-draws
     the figures and the summary that read runs, and re-trains and rebuilds nothing."""
-    assert "src/noisesparse/measures/convergence.py" not in deps.train_code("mlp")
-    assert "src/noisesparse/measures/convergence.py" not in deps.train_code("transformer")
+    assert "src/noisesparse/runs/results.py" not in deps.train_code("mlp")
+    assert "src/noisesparse/runs/results.py" not in deps.train_code("transformer")
     root, _ = _up_to_date_project(tmp_path)
 
-    rule = root / "src/noisesparse/measures/convergence.py"
+    rule = root / "src/noisesparse/runs/results.py"
     text = rule.read_text()
     assert text.count("\nREL_TOL = 0.10\n") == 1
     rule.write_text(text.replace("\nREL_TOL = 0.10\n", "\nREL_TOL = 0.05\n"))

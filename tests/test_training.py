@@ -319,7 +319,7 @@ def test_diverged_member_is_recorded_and_others_finish(data, tmp_path):
     assert 0.0 <= rg["final"]["frac_active_clean"] <= 1.0
     # the zero predictor: outputs of zeros score the held-out inputs' mean square, clean
     # and noisy alike (both losses target the clean input); the relative error is the loss
-    # over it. Judged when read (noisesparse.measures.convergence): the diverged run neither
+    # over it. Judged when read (noisesparse.runs.results): the diverged run neither
     # converged nor beats it.
     zero = float(data["x_test"].pow(2).mean())
     assert all(r["loss_zero"] == pytest.approx(zero, rel=1e-5) for r in records)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from noisesparse.claims import verdict as V
-from noisesparse.claims.common import row
+from noisesparse.claims.verdict import row
 
 
 def test_interval_is_the_student_t_interval_worked_by_hand():

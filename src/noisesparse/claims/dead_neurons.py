@@ -7,9 +7,9 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from .common import by_sigma, judged_sigma, row, seeds_note, study, sweep
 from .ladder import at, measure, verdict_sigmas
-from .verdict import gated, paired, threshold_check
+from .verdict import (by_sigma, gated, judged_sigma, paired, row, seeds_note, study, sweep,
+                      threshold_check)
 
 CLAIM = 2
 FIGURES = ("F14",)  # what it reads, drawn (the report links them)

@@ -8,9 +8,9 @@ import pandas as pd
 
 from ..runs.results import load_final
 from ..training.noise import is_zero_mean
-from .common import converged_sigmas, finished, judged_sigma, reads, row, seeds_note
 from .sensitivity import rung
-from .verdict import NOT_CONVERGED, Check, gated, paired, threshold_check
+from .verdict import (NOT_CONVERGED, Check, converged_sigmas, finished, gated, judged_sigma,
+                      paired, reads, row, seeds_note, threshold_check)
 
 CLAIM = 8
 FIGURES = ("F2", "F3", "F4", "F5", "F6")  # what it reads, drawn (the report links them)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .common import converged_sigmas, judged_sigma, study, sweep
+from .verdict import converged_sigmas, judged_sigma, study, sweep
 
 # axis -> (the study that moves it, the config field it moves, direction toward the paper:
 # +1 larger is nearer, -1 smaller is nearer, 0 a choice the paper does not fix)
@@ -98,7 +98,7 @@ def travelled(runs: pd.DataFrame, base: pd.DataFrame) -> bool:
 
 def converged_at(runs: pd.DataFrame, sigmas, base: pd.DataFrame | None = None) -> bool:
     """Whether the rung's runs at every one of `sigmas` finished and converged (the public
-    common.converged_sigmas) and, given the stand-in `base`, travelled as far (TRAVEL)."""
+    verdict.converged_sigmas) and, given the stand-in `base`, travelled as far (TRAVEL)."""
     conv = set(converged_sigmas(runs))
     ok = all(any(np.isclose(s, c) for c in conv) for s in sigmas)
     return ok and (base is None or travelled(runs[runs["sigma"].isin(sigmas)], base))
@@ -106,7 +106,7 @@ def converged_at(runs: pd.DataFrame, sigmas, base: pd.DataFrame | None = None) -
 
 def verdict_sigmas(plan, sigma: float) -> list[float]:
     """Where a claim stated at the paper's `sigma` is read along the ladder: at the sigma
-    its verdict was judged at on the profile's own sweep (common.judged_sigma: the largest
+    its verdict was judged at on the profile's own sweep (verdict.judged_sigma: the largest
     converged sigma below `sigma` when `sigma` did not converge; sigma 0.3 on `long`), the
     quantity that decided the verdict, and at `sigma` itself. A rung study that did not
     train the verdict's sigma measures nothing there ("not measured")."""

@@ -8,9 +8,9 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from .common import by_sigma, finished, judged_sigma, row, seeds_note, sweep
 from .ladder import at, measure, verdict_sigmas
-from .verdict import gated, paired, threshold_check
+from .verdict import (by_sigma, finished, gated, judged_sigma, paired, row, seeds_note, sweep,
+                      threshold_check)
 
 CLAIM = 3
 FIGURES = ("F7", "F12")  # what it reads, drawn (the report links them)

@@ -12,7 +12,7 @@ it densified while the noise was removed (after / before removal) is reported, n
 the paper's claim is that the network stays sparse, not that it stays exactly as sparse.
 
 Gates (claims/verdict.py): an annealed run counts as converged when its held phase
-plateaued before sigma moved (`held_converged`, noisesparse.measures.convergence) and its
+plateaued before sigma moved (`held_converged`, noisesparse.runs.results) and its
 final 20%, in the flat stretch at sigma 0, is flat (`converged`); the reference is the
 check's baseline, so it must have converged and beat the zero predictor.
 """
@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..runs.results import load_history
-from .common import converged_sigmas, row, study, sweep
 from .ladder import travelled
 from .sensitivity import rung
-from .verdict import Check, flag, gated, threshold_check
+from .verdict import Check, converged_sigmas, flag, gated, row, study, sweep, threshold_check
 
 CLAIM = 5
 FIGURES = ("F9",)  # what it reads, drawn (the report links them)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import by_sigma, converged_sigmas, per_seed, row, seeds_note, study, sweep
 from .ladder import at, measure
-from .verdict import FAIL, NOT_CONVERGED, PASS, Check, gated, paired, threshold_check
+from .verdict import (FAIL, NOT_CONVERGED, PASS, Check, by_sigma, converged_sigmas, gated, paired,
+                      per_seed, row, seeds_note, study, sweep, threshold_check)
 
 CLAIM = 9
 FIGURES = ("F13", "F21")  # what it reads, drawn (the report links them)

@@ -13,8 +13,8 @@ from ..measures import receptive as RF
 from ..runs.results import load_final, load_model
 from ..training.noise import sample
 from . import verdict as V
-from .common import converged_sigmas, figure_table, reads, row
 from .sensitivity import rung
+from .verdict import converged_sigmas, figure_table, reads, row
 
 CLAIM = 6
 FIGURES = ("F10",)  # what it reads, drawn (the report links them)

@@ -14,11 +14,10 @@ import pandas as pd
 
 from ..measures.efficiency import multiply_adds
 from ..runs.results import load_final
-from .common import (converged_sigmas, figure_table, finished, reads, row, seeds_note,
-                     sweep)
 from .sensitivity import rung
 from .shared_bias import explained_variance
-from .verdict import NOT_MEASURED, Check, gated, paired, threshold_check
+from .verdict import (NOT_MEASURED, Check, converged_sigmas, figure_table, finished, gated, paired,
+                      reads, row, seeds_note, sweep, threshold_check)
 
 CLAIM = 10
 CLAIM_A, CLAIM_B = "10a", "10b"
@@ -122,7 +121,7 @@ def robustness_checks(runs: pd.DataFrame) -> list[Check]:
 def rungs(plan) -> list:
     """10a's essential attack gaps as the ladder's stand-in rung (F19 attacks only the
     profile's own networks: no rung nearer the paper yet, so the rule says which would
-    decide). Converged: the runs compared converged (common.converged_sigmas)."""
+    decide). Converged: the runs compared converged (verdict.converged_sigmas)."""
     if not reads(plan, "classifiers"):
         return []
     out = []

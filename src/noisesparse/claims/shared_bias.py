@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import converged_sigmas, finished, row, seeds_note, study, sweep
 from .ladder import at, measure
-from .verdict import BASELINE_FAILED, Check, flag, gated, threshold_check
+from .verdict import (BASELINE_FAILED, Check, converged_sigmas, finished, flag, gated, row,
+                      seeds_note, study, sweep, threshold_check)
 
 CLAIM = 4
 FIGURES = ("F8",)  # what it reads, drawn (the report links them)
@@ -29,7 +29,7 @@ CRITERION = (
 
 
 def explained_variance(df: pd.DataFrame) -> pd.Series:
-    """1 - loss / Var, Var the zero predictor's loss (noisesparse.measures.convergence)."""
+    """1 - loss / Var, Var the zero predictor's loss (noisesparse.runs.results)."""
     return 1 - df["loss_clean"] / df["loss_zero_clean"]
 
 

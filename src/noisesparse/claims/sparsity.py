@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import by_sigma, converged_sigmas, judged_sigma, per_seed, row, seeds_note, sweep
 from .ladder import at, measure
-from .verdict import gated, paired, threshold_check
+from .verdict import (by_sigma, converged_sigmas, gated, judged_sigma, paired, per_seed, row,
+                      seeds_note, sweep, threshold_check)
 
 CLAIM = 1
 FIGURES = ("F1", "F2")  # what it reads, drawn (the report links them)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..measures.convergence import LOSS_FLOOR_SHARE, beats_zero_on
-from .common import row, study, sweep
-from .verdict import (FAIL, INCONCLUSIVE, NOT_MEASURED, PASS, Check, compare, fmt_interval,
-                      gated, judge_converged, threshold_check)
+from ..runs.results import LOSS_FLOOR_SHARE, beats_zero_on
+from .verdict import (FAIL, INCONCLUSIVE, NOT_MEASURED, PASS, Check, compare, fmt_interval, gated,
+                      judge_converged, row, study, sweep, threshold_check)
 
 CLAIM = 7
 FIGURES = ("F11",)  # what it reads, drawn (the report links them)

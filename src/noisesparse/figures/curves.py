@@ -294,7 +294,7 @@ FAILED_LABEL = "×: failed to train (MSE ≥ zero predictor's)"
 def _failed(df: pd.DataFrame) -> pd.DataFrame:
     """failed_<inputs>: 1 where a run does not beat the zero predictor on those inputs, 0
     where it does (convergence.beats_zero_on)."""
-    from ..measures.convergence import beats_zero_on
+    from ..runs.results import beats_zero_on
     out = df.copy()
     for ev in ("clean", "noisy"):
         beats = beats_zero_on(out, ev)

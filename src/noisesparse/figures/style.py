@@ -74,7 +74,7 @@ def sigma_axis(ax, label: bool = True) -> None:
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """Mean, min and max over seeds of each metric per group; runs that diverged are counted,
     not averaged. Where the table has `converged` (every run table from results.load_final,
-    noisesparse.measures.convergence): `unconverged`, how many finished seeds had not converged, and
+    noisesparse.runs.results): `unconverged`, how many finished seeds had not converged, and
     `converged`, true when none. A table without it (not one of runs) marks nothing."""
     ok = df[df["status"] == "ok"]
     g = ok.groupby(by, dropna=False)[metrics]
@@ -98,7 +98,7 @@ def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFra
 UNCONVERGED_GID = "unconverged"
 UNCONVERGED_LABEL = "open: not converged"
 UNCONVERGED_NOTE = ("Open markers (a ring around an x): not converged "
-                    "(noisesparse.measures.convergence: a fraction active or the clean loss "
+                    "(noisesparse.runs.results: a fraction active or the clean loss "
                     "still moved "
                     "by more than 10% over the last 20% of training); a mean over seeds is open "
                     "when any of its seeds is.")

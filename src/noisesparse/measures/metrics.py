@@ -243,7 +243,7 @@ def zero_predictor(task: str, targets: torch.Tensor, n_classes: int | None = Non
     """The trivial predictor's loss on one evaluation set, in the units of `loss_clean`:
     outputs of zeros for a reconstruction (the mean squared target; `targets` [B, D], what
     the network reconstructs), all-zero logits for a classifier (log C; `targets` the
-    labels). Measured by the trainer; judged by noisesparse.measures.convergence."""
+    labels). Measured by the trainer; judged by noisesparse.runs.results."""
     if task == "reconstruction":
         return float(zero_output_mse(targets))
     if n_classes is None:

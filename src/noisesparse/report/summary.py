@@ -36,7 +36,7 @@ def regression_file(profile: str, extras=()) -> str:
 KEY_METRICS = ("frac_active_clean", "frac_dead", "loss_clean")
 SD = "_sd"  # suffix of a metric's standard deviation over the seeds of a setting
 DIGITS = 6  # significant digits kept: enough for any tolerance, stable to read
-# Counts of finished runs that fail a check (noisesparse.measures.convergence), by the
+# Counts of finished runs that fail a check (noisesparse.runs.results), by the
 # check's column.
 CHECK_COUNTS = {"converged": "unconverged", "beats_zero_predictor": "no_better_than_zero"}
 
@@ -60,13 +60,13 @@ def _setting(row, varying: list[str]) -> str:
 
 
 def _count_false(g, column: str) -> dict:
-    """{column's summary key: how many runs have it False} (noisesparse.measures.convergence)."""
+    """{column's summary key: how many runs have it False} (noisesparse.runs.results)."""
     return {CHECK_COUNTS[column]: int(g[column].eq(False).sum())}
 
 
 def study_numbers(df) -> dict:
     """Runs, diverged runs, of the finished ones how many had not converged and how many
-    do not beat the zero predictor (noisesparse.measures.convergence), and per setting (the config
+    do not beat the zero predictor (noisesparse.runs.results), and per setting (the config
     fields the study varies, seeds averaged) the mean of KEY_METRICS over the runs that
     finished and how many of them had not converged."""
     from ..training.config import RunConfig
@@ -87,7 +87,7 @@ def study_numbers(df) -> dict:
 
 
 def claim_entry(r: dict) -> dict:
-    """One F18 verdict row (claims.common.row, with its figures) as the summary keeps it."""
+    """One F18 verdict row (claims.verdict.row, with its figures) as the summary keeps it."""
     threshold = r.get("deciding_threshold")
     return {"statement": r["statement"], "verdict": r["verdict"],
             "deciding": {"text": r["deciding"],
