@@ -251,7 +251,7 @@ def row(claim: int | str, statement: str, criterion: str, measured: str,
         checks: list[Check | bool], rule: str = RULE) -> dict:
     """A claim's F18 verdict row: statement, criterion, the rule that combines its checks,
     what was measured, each check's outcome (gates and intervals included), what the gates
-    stopped, the verdict, and the check that decided it (verdict.deciding: its text, and its
+    stopped, the verdict, and the check that decided it (`deciding`: its text, and its
     mean, interval and threshold where it compares a per-seed quantity with one). A plain
     bool is an essential check with no interval (a deterministic quantity, or a profile
     with one seed)."""
