@@ -5,6 +5,10 @@ torch.optim's Adam and SGD."""
 
 import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -582,3 +586,32 @@ def test_topk_activation_on_hand_built_drives():
     assert torch.equal(topk_activation(pre.detach(), 2, "subtract"),
                        torch.tensor([[2.5, 0.0, 1.5, 0.0], [2.0, 1.0, 0.0, 0.0]]))
     assert torch.equal(topk_activation(pre.detach(), 4), torch.relu(pre.detach()))
+
+
+def test_cli_training_from_another_directory_writes_under_the_project_root(tmp_path):
+    """NOISESPARSE_ROOT names the project: `noisesparse data` and `noisesparse train` run from
+    another directory put the dataset, the runs and the checkpoints under it, where results
+    are read (runs.results), and nothing beside the caller."""
+    from noisesparse.plan.registry import build_plan
+    from noisesparse.runs.results import load_final
+
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    shutil.copytree(REPO / "config", root / "config")
+    elsewhere.mkdir()
+    plan = build_plan("smoke")
+    group = min((g for g, rs in plan.groups.items()
+                 if plan.runs[rs[0]].dataset == "natural_grey6"),
+                key=lambda g: (plan.runs[plan.groups[g][0]].width, len(plan.groups[g])))
+    env = {**os.environ, "NOISESPARSE_ROOT": str(root)}
+    for args in (["data", "natural_grey6"],
+                 ["train", "--profile", "smoke", "--group", group, "--threads", "1",
+                  "--no-progress"]):
+        done = subprocess.run([sys.executable, "-m", "noisesparse", *args], cwd=elsewhere,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    assert (root / "data/processed/natural_grey6.pt").exists()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOISESPARSE_ROOT", str(root))
+        runs = load_final(plan.groups[group])
+    assert len(runs) == len(plan.groups[group]) and (runs["status"] == "ok").all()
+    assert not any(elsewhere.iterdir())

@@ -288,7 +288,8 @@ def cmd_train(args):
         raise ConfigError(f"no training group {args.group!r} in profile {args.profile}")
     configs = [plan.runs[r] for r in plan.groups[args.group]]
     data = load(configs[0].dataset)
-    out_dirs = [paths.run_dir(c.run_id) for c in configs]
+    root = paths.root()  # where results are read (runs.results), whatever the cwd
+    out_dirs = [str(root / paths.run_dir(c.run_id)) for c in configs]
     device, progress = args.device or plan.device, not args.no_progress
     compiled = plan.compile if args.compile is None else args.compile
     if configs[0].arch == "transformer":  # the language model has its own trainer
@@ -296,11 +297,11 @@ def cmd_train(args):
         if compiled:
             log.info("torch.compile covers the one-hidden-layer network only: the "
                      "Transformer group %s trains eagerly", args.group)
-        train_lm_group(configs, data, out_dirs, paths.partial_dir(args.group), device, progress,
-                       ckpt_every=args.checkpoint_every)
+        train_lm_group(configs, data, out_dirs, str(root / paths.partial_dir(args.group)),
+                       device, progress, ckpt_every=args.checkpoint_every)
         return
     from ..training.train import train_group
-    train_group(configs, data, out_dirs, ckpt_path=paths.partial_ckpt(args.group),
+    train_group(configs, data, out_dirs, ckpt_path=str(root / paths.partial_ckpt(args.group)),
                 device=device, progress=progress, ckpt_every=args.checkpoint_every,
                 precision=args.precision or plan.precision, compile=compiled)
 
